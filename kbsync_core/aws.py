@@ -1,0 +1,107 @@
+"""boto3 access to Bedrock: one client per (credentials, region), and AWS errors in plain words.
+
+boto3 is used as its users expect: the standard AWS_* environment variables apply (endpoint
+overrides such as AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_BEDROCK_AGENT included), retries use
+botocore's adaptive mode, and clients are built once and reused: building one costs far more
+than a call.
+"""
+
+import threading
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from kbsync_core.config import Settings
+from kbsync_core.models import AwsCredentials
+
+BEDROCK_AGENT = "bedrock-agent"
+USER_AGENT_EXTRA = "kbsync"
+
+# Error codes AWS uses for "try again later": polling goes on through them.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalServerException",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+TRANSIENT_BOTOCORE_ERRORS = (
+    botocore.exceptions.ConnectionError,  # endpoint unreachable, timeouts, closed connections
+    botocore.exceptions.ReadTimeoutError,
+)
+
+
+class AwsClients:
+    """Builds and keeps bedrock-agent clients, one per (credentials, region); thread-safe."""
+
+    def __init__(self, settings: Settings):
+        self._config = Config(
+            retries={"mode": "adaptive", "max_attempts": settings.aws_max_attempts},
+            connect_timeout=settings.aws_connect_timeout,
+            read_timeout=settings.aws_read_timeout,
+            user_agent_extra=USER_AGENT_EXTRA,
+        )
+        self._clients: dict[tuple, object] = {}
+        self._lock = threading.Lock()
+
+    def bedrock_agent(self, credentials: AwsCredentials, region: str):
+        key = (credentials.cache_key, region)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                session = boto3.Session(
+                    aws_access_key_id=credentials.access_key_id,
+                    aws_secret_access_key=credentials.secret_access_key,
+                    aws_session_token=credentials.session_token,
+                    profile_name=credentials.profile_name,
+                    region_name=region,
+                )
+                client = session.client(BEDROCK_AGENT, config=self._config)
+                self._clients[key] = client
+            return client
+
+    def clear(self) -> None:
+        with self._lock:
+            self._clients.clear()
+
+
+def aws_error_code(error: BaseException) -> str:
+    """AWS's error code (`AccessDeniedException`), or the botocore error's class name."""
+    if isinstance(error, botocore.exceptions.ClientError):
+        return error.response.get("Error", {}).get("Code") or "ClientError"
+    return type(error).__name__
+
+
+def aws_error_message(error: BaseException) -> str:
+    if isinstance(error, botocore.exceptions.ClientError):
+        return error.response.get("Error", {}).get("Message") or str(error)
+    return str(error)
+
+
+def describe_aws_error(error: BaseException, credentials: AwsCredentials | None = None) -> str:
+    """`<code>: <message>`, the words an operator can act on, with any secret removed."""
+    text = f"{aws_error_code(error)}: {aws_error_message(error)}"
+    return credentials.redact(text) if credentials else text
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for errors where the same call may well succeed a little later."""
+    if isinstance(error, TRANSIENT_BOTOCORE_ERRORS):
+        return True
+    if isinstance(error, botocore.exceptions.ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return aws_error_code(error) in TRANSIENT_ERROR_CODES or status >= 500
+    return False
+
+
+def is_aws_error(error: BaseException) -> bool:
+    """Errors that come from talking to AWS (as opposed to bugs in kbsync)."""
+    return isinstance(error, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError)

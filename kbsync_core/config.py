@@ -1,0 +1,77 @@
+"""kbsync's settings, read once from environment variables (each documented in README.md)."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKENDS = ("aws", "sandbox")
+DEFAULT_DATABASE_URL = f"sqlite:///{Path('data') / 'kbsync.sqlite3'}"
+
+
+class ConfigurationError(ValueError):
+    """A setting has a value kbsync cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "sandbox"
+    database_url: str = DEFAULT_DATABASE_URL
+    poll_seconds: float = 4.0
+    sandbox_speed: float = 1.0
+    # Whether a request without keys may use a named profile or boto3's default chain (instance
+    # role, env, ~/.aws). Off by default: on a shared server it would lend the server's identity
+    # to anyone who can reach the console.
+    allow_ambient_credentials: bool = False
+    aws_max_attempts: int = 5
+    aws_connect_timeout: float = 5.0
+    aws_read_timeout: float = 30.0
+    api_token: str | None = None
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.backend == "sandbox"
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}.") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum:g}, not {raw!r}.")
+    return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every KBSYNC_* variable; raise ConfigurationError naming a bad one."""
+    environ = os.environ if environ is None else environ
+    backend = environ.get("KBSYNC_BACKEND", "sandbox").strip().lower() or "sandbox"
+    if backend not in BACKENDS:
+        raise ConfigurationError(f"KBSYNC_BACKEND must be 'aws' or 'sandbox', not {backend!r}.")
+    max_attempts = _number(environ, "KBSYNC_AWS_MAX_ATTEMPTS", 5, minimum=1)
+    if max_attempts != int(max_attempts):
+        raise ConfigurationError("KBSYNC_AWS_MAX_ATTEMPTS must be a whole number.")
+    return Settings(
+        backend=backend,
+        database_url=environ.get("KBSYNC_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
+        poll_seconds=_number(environ, "KBSYNC_POLL_SECONDS", 4.0, minimum=0.01),
+        sandbox_speed=_number(environ, "KBSYNC_SANDBOX_SPEED", 1.0, minimum=0.01),
+        allow_ambient_credentials=_flag(environ, "KBSYNC_ALLOW_AMBIENT_CREDENTIALS"),
+        aws_max_attempts=int(max_attempts),
+        aws_connect_timeout=_number(environ, "KBSYNC_AWS_CONNECT_TIMEOUT", 5.0, minimum=0.1),
+        aws_read_timeout=_number(environ, "KBSYNC_AWS_READ_TIMEOUT", 30.0, minimum=0.1),
+        api_token=environ.get("KBSYNC_API_TOKEN", "").strip() or None,
+    )

@@ -1,0 +1,144 @@
+"""What kbsync talks about: targets, credentials, executions and their statuses."""
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+DEFAULT_DESCRIPTION = "Sincronización ejecutada desde la interfaz de chat"
+LOCAL_SOURCE = "LOCAL"
+AWS_SOURCE = "AWS"
+
+# AWS ingestion-job statuses during which a job still needs watching.
+AWS_RUNNING_STATUSES = frozenset({"STARTING", "IN_PROGRESS", "STOPPING"})
+AWS_TERMINAL_STATUSES = frozenset({"COMPLETE", "FAILED", "STOPPED"})
+
+
+class ExecutionStatus(StrEnum):
+    """The seed's four UI statuses plus DETENIDO, so a stopped job does not look unfinished."""
+
+    PENDIENTE = "PENDIENTE"
+    EN_EJECUCION = "EN_EJECUCION"
+    COMPLETADO = "COMPLETADO"
+    FALLIDO = "FALLIDO"
+    DETENIDO = "DETENIDO"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset(
+    {ExecutionStatus.COMPLETADO, ExecutionStatus.FALLIDO, ExecutionStatus.DETENIDO}
+)
+
+_AWS_TO_EXECUTION_STATUS = {
+    "COMPLETE": ExecutionStatus.COMPLETADO,
+    "FAILED": ExecutionStatus.FALLIDO,
+    "STARTING": ExecutionStatus.EN_EJECUCION,
+    "IN_PROGRESS": ExecutionStatus.EN_EJECUCION,
+    "STOPPING": ExecutionStatus.EN_EJECUCION,
+    "STOPPED": ExecutionStatus.DETENIDO,
+}
+
+
+def map_aws_status(aws_status: str | None) -> ExecutionStatus:
+    """Seed 001's mapping, corrected: STOPPED is DETENIDO, STOPPING still runs."""
+    return _AWS_TO_EXECUTION_STATUS.get(aws_status or "", ExecutionStatus.PENDIENTE)
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """One data source of one knowledge base in one region: what a sync runs on."""
+
+    region: str
+    knowledge_base_id: str
+    data_source_id: str
+
+
+@dataclass(frozen=True)
+class AwsCredentials:
+    """Where boto3 gets credentials: explicit keys, a named profile, or the default chain.
+
+    Secrets are excluded from repr and equality-hash helpers so that printing, logging or
+    caching one never writes a secret out. They live in memory only.
+    """
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    profile_name: str | None = None
+
+    @classmethod
+    def from_keys(
+        cls, access_key_id: str, secret_access_key: str, session_token: str | None = None
+    ) -> "AwsCredentials":
+        return cls(access_key_id, secret_access_key, session_token or None)
+
+    @property
+    def is_explicit(self) -> bool:
+        return self.access_key_id is not None
+
+    @property
+    def cache_key(self) -> tuple[str, ...]:
+        """A key that tells credentials apart without holding the secrets themselves."""
+        digest = hashlib.sha256(
+            f"{self.secret_access_key}\0{self.session_token}".encode()
+        ).hexdigest()
+        return (self.access_key_id or "", digest, self.profile_name or "")
+
+    def redact(self, text: str) -> str:
+        """Remove the secrets from a text that came back from somewhere we do not control."""
+        for secret in (self.secret_access_key, self.session_token):
+            if secret:
+                text = text.replace(secret, "****")
+        return text
+
+
+@dataclass
+class Execution:
+    """One sync as kbsync tracks it, from creation to its final status."""
+
+    id: str
+    target: SyncTarget
+    description: str
+    status: ExecutionStatus
+    started_at: str
+    finished_at: str | None = None
+    job_id: str | None = None
+    aws_status: str | None = None
+    statistics: dict[str, int] = field(default_factory=dict)
+    failure_reasons: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    # The process stopped while this execution ran and nobody monitors it any more; it takes
+    # its final state from AWS the next time this data source's history is read.
+    interrupted: bool = False
+    # The job that was already running when AWS answered ConflictException.
+    conflict_job_id: str | None = None
+    updated_at: str | None = None
+
+    def to_dict(self) -> dict:
+        """The seed 000 shape (finishedAt only once ended) plus kbsync's additions."""
+        body = {
+            "id": self.id,
+            "source": LOCAL_SOURCE,
+            "status": str(self.status),
+            "logs": list(self.logs),
+            "startedAt": self.started_at,
+        }
+        if self.finished_at:
+            body["finishedAt"] = self.finished_at
+        body.update(
+            {
+                "jobId": self.job_id,
+                "awsStatus": self.aws_status,
+                "statistics": dict(self.statistics),
+                "failureReasons": list(self.failure_reasons),
+                "description": self.description,
+                "region": self.target.region,
+                "knowledgeBaseId": self.target.knowledge_base_id,
+                "dataSourceId": self.target.data_source_id,
+                "interrupted": self.interrupted,
+                "conflictJobId": self.conflict_job_id,
+            }
+        )
+        return body

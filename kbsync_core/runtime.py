@@ -1,0 +1,78 @@
+"""The process-wide registry: one store, one engine, one history service for every session.
+
+The console and the JSON routes both reach kbsync through the `Kbsync` instance of their
+process, so a sync started by either is seen by both.
+"""
+
+import logging
+import threading
+
+from kbsync_core.aws import AwsClients
+from kbsync_core.config import Settings, load_settings
+from kbsync_core.engine import SyncEngine
+from kbsync_core.history import HistoryService
+from kbsync_core.models import AwsCredentials
+from kbsync_core.store import ExecutionStore
+
+logger = logging.getLogger(__name__)
+
+
+def process_credentials(settings: Settings) -> AwsCredentials | None:
+    """Credentials the process has of its own, to resume executions after a restart.
+
+    On the sandbox any credentials do; against AWS only the default chain, and only where the
+    server is configured to lend its identity (KBSYNC_ALLOW_AMBIENT_CREDENTIALS).
+    """
+    if settings.uses_sandbox or settings.allow_ambient_credentials:
+        return AwsCredentials()
+    return None
+
+
+class Kbsync:
+    """Everything one kbsync process shares; `open()` it once, `close()` it once."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.sandbox = None
+        if settings.uses_sandbox:
+            # Imported here: the sandbox brings moto, which a real-AWS server does not need.
+            from kbsync_core.sandbox import Sandbox
+
+            self.sandbox = Sandbox(speed=settings.sandbox_speed)
+            self.sandbox.start()
+        self.store = ExecutionStore(settings.database_url)
+        self.clients = AwsClients(settings)
+        self.engine = SyncEngine(settings, self.store, self.clients)
+        self.history = HistoryService(self.engine, self.clients)
+        self._closed = False
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> "Kbsync":
+        kbsync = cls(settings or load_settings())
+        resumed = kbsync.engine.recover_after_restart(process_credentials(kbsync.settings))
+        if resumed:
+            logger.info("Found %d executions left unfinished by a previous run", len(resumed))
+        return kbsync
+
+    def close(self) -> None:
+        """Idempotent: stop the monitors, close the store, leave the sandbox."""
+        if self._closed:
+            return
+        self._closed = True
+        self.engine.close()
+        self.store.close()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+
+
+_instance: Kbsync | None = None
+_instance_lock = threading.Lock()
+
+
+def get_kbsync() -> Kbsync:
+    """This process's Kbsync, opened on first use from the environment's settings."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            _instance = Kbsync.open()
+        return _instance

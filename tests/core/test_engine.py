@@ -1,0 +1,307 @@
+"""The engine end to end on the sandbox: what an operator sees in an execution's record."""
+
+import re
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from kbsync_core.engine import (
+    ExecutionFinishedError,
+    ExecutionNotFoundError,
+    NotMonitoredError,
+    SyncEngine,
+    client_token_for,
+)
+from kbsync_core.history import HistoryService
+from kbsync_core.models import AwsCredentials, ExecutionStatus, SyncTarget
+from kbsync_core.sandbox import (
+    DENIED_ACCESS_KEY_PREFIX,
+    SANDBOX_DATA_SOURCE_ID,
+    SANDBOX_FAILING_DATA_SOURCE_ID,
+    SANDBOX_KNOWLEDGE_BASE_ID,
+    SANDBOX_REGION,
+)
+from kbsync_core.store import ExecutionStore
+from kbsync_core.validation import HistoryRequest, SyncRequest
+from tests.conftest import TEST_SECRET, TEST_SESSION_TOKEN
+
+TARGET = SyncTarget(SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_DATA_SOURCE_ID)
+FAILING_TARGET = SyncTarget(
+    SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_FAILING_DATA_SOURCE_ID
+)
+CREDENTIALS = AwsCredentials.from_keys("AKIAKBSYNCTESTKEY001", TEST_SECRET, TEST_SESSION_TOKEN)
+LOG_LINE = re.compile(r"^\[\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}\] .+")
+WAIT_SECONDS = 30
+
+
+@pytest.fixture
+def store(fast_settings):
+    store = ExecutionStore(fast_settings.database_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def engine(sandboxed, fast_settings, store):
+    engine = SyncEngine(fast_settings, store)
+    yield engine
+    engine.close()
+
+
+def sync_request(target=TARGET, credentials=CREDENTIALS, description="engine test"):
+    return SyncRequest(target, credentials, description)
+
+
+def run_to_end(engine, execution_id):
+    execution = engine.wait(execution_id, WAIT_SECONDS)
+    assert execution.status.is_final, execution.logs
+    return execution
+
+
+def wait_for(condition, timeout=WAIT_SECONDS):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def documents_in_bucket(data_source_id=SANDBOX_DATA_SOURCE_ID):
+    client = boto3.client("bedrock-agent", region_name=SANDBOX_REGION)
+    source = client.get_data_source(
+        knowledgeBaseId=SANDBOX_KNOWLEDGE_BASE_ID, dataSourceId=data_source_id
+    )["dataSource"]
+    bucket = source["dataSourceConfiguration"]["s3Configuration"]["bucketArn"].split(":::")[1]
+    s3 = boto3.client("s3", region_name=SANDBOX_REGION)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return bucket, [key for key in keys if not key.endswith(".metadata.json")]
+
+
+def test_returns_at_once_with_a_pending_record(engine):
+    execution = engine.start_sync(sync_request())
+    assert execution.status is ExecutionStatus.PENDIENTE
+    assert execution.logs[0].endswith("] Ejecución creada.")
+    assert re.fullmatch(r"[0-9a-f-]{36}", execution.id)
+    run_to_end(engine, execution.id)
+
+
+def test_a_sync_completes_with_the_sandboxs_real_counts(engine):
+    _bucket, documents = documents_in_bucket()
+    execution = run_to_end(engine, engine.start_sync(sync_request()).id)
+
+    assert execution.status is ExecutionStatus.COMPLETADO
+    assert execution.aws_status == "COMPLETE"
+    assert execution.finished_at and execution.finished_at >= execution.started_at
+    assert execution.statistics["numberOfDocumentsScanned"] == len(documents)
+    assert execution.statistics["numberOfNewDocumentsIndexed"] == len(documents)
+    assert execution.statistics["numberOfDocumentsFailed"] == 0
+    assert all(LOG_LINE.match(line) for line in execution.logs), execution.logs
+    texts = [line.split("] ", 1)[1] for line in execution.logs]
+    assert texts[:3] == [
+        "Ejecución creada.",
+        "Iniciando tarea de sincronización en Bedrock Knowledge Base...",
+        f"Ingestion Job iniciado: {execution.job_id}",
+    ]
+    assert "Estado actual: IN_PROGRESS" in texts
+    assert texts[-2:] == ["Estado actual: COMPLETE", "Sincronización completada correctamente."]
+
+
+def test_a_second_sync_counts_only_what_changed(engine):
+    run_to_end(engine, engine.start_sync(sync_request()).id)
+    bucket, documents = documents_in_bucket()
+    s3 = boto3.client("s3", region_name=SANDBOX_REGION)
+    s3.put_object(Bucket=bucket, Key="new-runbook.md", Body=b"# New runbook\n\nSteps.")
+    s3.put_object(Bucket=bucket, Key=documents[0], Body=b"# Rewritten\n\nNew text.")
+    s3.delete_object(Bucket=bucket, Key=documents[1])
+
+    second = run_to_end(engine, engine.start_sync(sync_request()).id)
+    assert second.status is ExecutionStatus.COMPLETADO
+    assert second.statistics["numberOfNewDocumentsIndexed"] == 1
+    assert second.statistics["numberOfModifiedDocumentsIndexed"] == 1
+    assert second.statistics["numberOfDocumentsDeleted"] == 1
+
+
+def test_a_failing_data_source_ends_fallido_with_its_reasons_logged(engine):
+    execution = run_to_end(engine, engine.start_sync(sync_request(FAILING_TARGET)).id)
+    assert execution.status is ExecutionStatus.FALLIDO
+    assert execution.aws_status == "FAILED"
+    assert execution.failure_reasons
+    for reason in execution.failure_reasons:
+        assert any(line.endswith(f"Motivo del fallo: {reason}") for line in execution.logs)
+    assert execution.finished_at
+
+
+def test_stop_reaches_detenido(engine, sandboxed):
+    sandboxed.speed = 2  # slow enough to stop it mid-run
+    execution = engine.start_sync(sync_request())
+    wait_for(lambda: engine.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
+    engine.stop_sync(execution.id)
+    sandboxed.speed = 200
+    stopped = run_to_end(engine, execution.id)
+    assert stopped.status is ExecutionStatus.DETENIDO
+    assert stopped.aws_status == "STOPPED"
+    assert any(f"Deteniendo Ingestion Job: {stopped.job_id}" in line for line in stopped.logs)
+    assert stopped.logs[-1].endswith("Sincronización detenida.")
+    with pytest.raises(ExecutionFinishedError):
+        engine.stop_sync(execution.id)
+    with pytest.raises(ExecutionNotFoundError):
+        engine.stop_sync("no-such-execution")
+
+
+def test_a_stop_requested_before_the_job_starts_still_stops_it(engine, sandboxed):
+    sandboxed.inject_fault(operation="StartIngestionJob", latency_seconds=0.5, count=1)
+    execution = engine.start_sync(sync_request())
+    engine.stop_sync(execution.id)
+    assert run_to_end(engine, execution.id).status is ExecutionStatus.DETENIDO
+
+
+def test_conflict_names_the_running_job_and_attaching_monitors_it(engine, sandboxed):
+    sandboxed.speed = 2
+    first = engine.start_sync(sync_request())
+    running = wait_for(lambda: engine.get(first.id).job_id)
+
+    second = run_to_end(engine, engine.start_sync(sync_request()).id)
+    assert second.status is ExecutionStatus.FALLIDO
+    assert second.conflict_job_id == running
+    assert any("ConflictException" in line for line in second.logs)
+    assert any(
+        f"Ya hay un Ingestion Job en curso en este data source: {running}" in line
+        for line in second.logs
+    )
+
+    attached = engine.monitor_job(TARGET, CREDENTIALS, second.conflict_job_id)
+    assert attached.job_id == running
+    assert any(f"Monitorizando Ingestion Job existente: {running}" in x for x in attached.logs)
+    sandboxed.speed = 200
+    assert run_to_end(engine, attached.id).status is ExecutionStatus.COMPLETADO
+    assert run_to_end(engine, first.id).status is ExecutionStatus.COMPLETADO
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"error": "ThrottlingException"}, {"status": 500}],
+    ids=["throttling", "server-error"],
+)
+def test_transient_errors_while_polling_are_logged_and_polling_goes_on(engine, sandboxed, fault):
+    sandboxed.inject_fault(operation="GetIngestionJob", count=3, **fault)
+    execution = run_to_end(engine, engine.start_sync(sync_request()).id)
+    assert execution.status is ExecutionStatus.COMPLETADO
+    transient = [line for line in execution.logs if "Error transitorio" in line]
+    assert len(transient) == 3
+
+
+@pytest.mark.parametrize(
+    ("target", "credentials", "code"),
+    [
+        (SyncTarget(SANDBOX_REGION, "NOSUCHKB00", SANDBOX_DATA_SOURCE_ID), CREDENTIALS,
+         "ResourceNotFoundException"),
+        (TARGET, AwsCredentials.from_keys(DENIED_ACCESS_KEY_PREFIX + "000000", TEST_SECRET),
+         "AccessDeniedException"),
+    ],
+    ids=["unknown-knowledge-base", "access-denied"],
+)
+def test_an_aws_error_ends_fallido_with_its_code(engine, target, credentials, code):
+    execution = run_to_end(engine, engine.start_sync(sync_request(target, credentials)).id)
+    assert execution.status is ExecutionStatus.FALLIDO
+    assert any(f"Error de AWS: {code}: " in line for line in execution.logs)
+    assert execution.job_id is None
+
+
+def test_a_restart_resumes_a_running_execution_without_starting_another_job(
+    sandboxed, fast_settings
+):
+    sandboxed.speed = 2
+    first_store = ExecutionStore(fast_settings.database_url)
+    first_engine = SyncEngine(fast_settings, first_store)
+    execution = first_engine.start_sync(sync_request())
+    wait_for(lambda: first_store.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
+    first_engine.close()  # the process goes away; the execution is left running
+    first_store.close()
+
+    store = ExecutionStore(fast_settings.database_url)
+    engine = SyncEngine(fast_settings, store)
+    try:
+        assert engine.recover_after_restart(CREDENTIALS) == [execution.id]
+        sandboxed.speed = 200
+        resumed = run_to_end(engine, execution.id)
+        assert resumed.status is ExecutionStatus.COMPLETADO
+        assert any("Reanudando la monitorización" in line for line in resumed.logs)
+        starts = [call for call in sandboxed.calls if call[0] == "StartIngestionJob"]
+        assert len(starts) == 1
+    finally:
+        engine.close()
+        store.close()
+
+
+def test_a_restart_before_the_job_id_was_saved_reuses_the_client_token(engine, sandboxed, store):
+    # The previous process created the record and AWS started the job, then it died before
+    # saving the job id. Simulate exactly that.
+    execution = engine._create(TARGET, "crashed")
+    client = boto3.client("bedrock-agent", region_name=SANDBOX_REGION)
+    started = client.start_ingestion_job(
+        knowledgeBaseId=TARGET.knowledge_base_id,
+        dataSourceId=TARGET.data_source_id,
+        clientToken=client_token_for(execution.id),
+    )["ingestionJob"]["ingestionJobId"]
+
+    engine.recover_after_restart(CREDENTIALS)
+    resumed = run_to_end(engine, execution.id)
+    assert resumed.job_id == started
+    assert resumed.status is ExecutionStatus.COMPLETADO
+
+
+def test_without_credentials_a_restart_marks_interrupted_and_history_reconciles(
+    sandboxed, fast_settings
+):
+    sandboxed.speed = 2
+    first_store = ExecutionStore(fast_settings.database_url)
+    first_engine = SyncEngine(fast_settings, first_store)
+    execution = first_engine.start_sync(sync_request())
+    wait_for(lambda: first_store.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
+    first_engine.close()
+    first_store.close()
+    sandboxed.finish_running_jobs()
+
+    store = ExecutionStore(fast_settings.database_url)
+    engine = SyncEngine(fast_settings, store)
+    try:
+        engine.recover_after_restart(None)
+        interrupted = store.get(execution.id)
+        assert interrupted.interrupted
+        assert interrupted.status is ExecutionStatus.EN_EJECUCION
+        with pytest.raises(NotMonitoredError):
+            engine.stop_sync(execution.id)
+
+        history = HistoryService(engine, engine.clients)
+        rows = history.read(HistoryRequest(TARGET, CREDENTIALS, 30))
+        reconciled = store.get(execution.id)
+        assert reconciled.status is ExecutionStatus.COMPLETADO
+        assert not reconciled.interrupted
+        assert reconciled.finished_at
+        assert reconciled.statistics["numberOfDocumentsScanned"] > 0
+        assert any("Estado final recuperado desde AWS: COMPLETE" in x for x in reconciled.logs)
+        assert [row["id"] for row in rows] == [execution.id]
+    finally:
+        engine.close()
+        store.close()
+
+
+def test_secrets_reach_neither_the_database_nor_any_log(engine, fast_settings, caplog):
+    caplog.set_level("DEBUG")
+    ok = engine.start_sync(sync_request())
+    failed = engine.start_sync(sync_request(SyncTarget(SANDBOX_REGION, "NOSUCHKB00", "NOSUCHDS00")))
+    run_to_end(engine, ok.id)
+    run_to_end(engine, failed.id)
+    engine.store.close()
+    database_file = Path(fast_settings.database_url.removeprefix("sqlite:///"))
+    # The database and any write-ahead log beside it.
+    database_bytes = b"".join(p.read_bytes() for p in database_file.parent.glob("kbsync.sqlite3*"))
+    assert ok.id.encode() in database_bytes
+    for secret in (TEST_SECRET, TEST_SESSION_TOKEN):
+        assert secret.encode() not in database_bytes
+        assert secret not in caplog.text
+        assert secret not in repr(CREDENTIALS)

@@ -1,0 +1,123 @@
+from datetime import UTC, datetime, timedelta
+
+from kbsync_core.history import aws_job_row, history_frame, merge_history
+from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
+
+TARGET = SyncTarget("us-east-1", "ABCDEFGHIJ", "KLMNOPQRST")
+T0 = datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
+
+
+def summary(job_id, status, minutes_after=0, duration=2, **extra):
+    started = T0 + timedelta(minutes=minutes_after)
+    return {
+        "knowledgeBaseId": TARGET.knowledge_base_id,
+        "dataSourceId": TARGET.data_source_id,
+        "ingestionJobId": job_id,
+        "status": status,
+        "startedAt": started,
+        "updatedAt": started + timedelta(minutes=duration, seconds=15),
+        "statistics": extra.pop("statistics", {"numberOfDocumentsScanned": 20}),
+        **extra,
+    }
+
+
+def local(execution_id, job_id, status, minutes_after=0, **fields):
+    return Execution(
+        id=execution_id,
+        target=TARGET,
+        description="from the console",
+        status=status,
+        started_at=(T0 + timedelta(minutes=minutes_after)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        job_id=job_id,
+        logs=["[5/3/2024, 15:30:00] Ejecución creada."],
+        **fields,
+    )
+
+
+def test_aws_row_has_the_seed_001_shape():
+    row = aws_job_row(summary("abc123xyz0", "COMPLETE"), retrieved_at=T0)
+    assert row["id"] == "aws-abc123xyz0"
+    assert row["source"] == "AWS"
+    assert row["jobId"] == "abc123xyz0"
+    assert row["status"] == "COMPLETADO"
+    assert row["startedAt"] == "2024-03-05T14:30:00.000Z"
+    assert row["finishedAt"] == "2024-03-05T14:32:15.000Z"
+    assert row["logs"][0].endswith("] Historial recuperado desde AWS.")
+    assert row["logs"][1:3] == ["Ingestion Job ID: abc123xyz0", "Estado AWS: COMPLETE"]
+    assert row["logs"][3].startswith("Iniciado: 5/3/2024, ")
+    assert row["logs"][4].startswith("Última actualización: 5/3/2024, ")
+
+
+def test_a_running_aws_job_has_no_finish_time():
+    row = aws_job_row(summary("RUNNING001", "IN_PROGRESS"))
+    assert row["status"] == "EN_EJECUCION"
+    assert "finishedAt" not in row
+
+
+def test_a_local_sync_shows_once_with_awss_newer_state_and_its_own_logs():
+    execution = local("local-1", "JOB0000001", ExecutionStatus.EN_EJECUCION, interrupted=True)
+    aws_rows = [
+        aws_job_row(summary("JOB0000001", "COMPLETE", statistics={"numberOfDocumentsScanned": 7})),
+        aws_job_row(summary("JOB0000000", "FAILED", minutes_after=-60)),
+    ]
+    rows = merge_history([execution], aws_rows)
+    assert [row["id"] for row in rows] == ["local-1", "aws-JOB0000000"]
+    mine = rows[0]
+    assert mine["source"] == "LOCAL"
+    assert mine["status"] == "COMPLETADO"
+    assert mine["statistics"] == {"numberOfDocumentsScanned": 7}
+    assert mine["finishedAt"] == "2024-03-05T14:32:15.000Z"
+    assert mine["logs"] == execution.logs
+
+
+def test_a_final_local_state_is_kept():
+    execution = local(
+        "local-1", "JOB0000001", ExecutionStatus.DETENIDO,
+        statistics={"numberOfDocumentsScanned": 3},
+    )
+    rows = merge_history([execution], [aws_job_row(summary("JOB0000001", "STOPPED"))])
+    assert len(rows) == 1
+    assert rows[0]["status"] == "DETENIDO"
+    assert rows[0]["statistics"] == {"numberOfDocumentsScanned": 3}
+
+
+def test_local_rows_without_a_job_and_aws_rows_interleave_newest_first():
+    rows = merge_history(
+        [local("conflicted", None, ExecutionStatus.FALLIDO, minutes_after=5)],
+        [
+            aws_job_row(summary("JOB0000010", "COMPLETE", minutes_after=10)),
+            aws_job_row(summary("JOB0000001", "COMPLETE", minutes_after=1)),
+        ],
+    )
+    assert [row["id"] for row in rows] == ["aws-JOB0000010", "conflicted", "aws-JOB0000001"]
+
+
+def test_history_frame_types_and_derived_columns():
+    rows = merge_history(
+        [],
+        [
+            aws_job_row(
+                summary(
+                    "JOB0000001", "COMPLETE", duration=1,
+                    statistics={
+                        "numberOfDocumentsScanned": 20,
+                        "numberOfNewDocumentsIndexed": 15,
+                        "numberOfModifiedDocumentsIndexed": 3,
+                        "numberOfDocumentsDeleted": 1,
+                        "numberOfDocumentsFailed": 2,
+                    },
+                )
+            ),
+            aws_job_row(summary("JOB0000002", "IN_PROGRESS", minutes_after=5)),
+        ],
+    )
+    frame = history_frame(rows)
+    first = frame.set_index("jobId").loc["JOB0000001"]
+    assert first["durationSeconds"] == 75
+    assert first["documentsIndexed"] == 18
+    assert first["documentsDeleted"] == 1
+    assert first["documentsFailed"] == 2
+    running = frame.set_index("jobId").loc["JOB0000002"]
+    assert running["durationSeconds"] != running["durationSeconds"]  # NaN: not finished
+    assert str(frame["startedAt"].dtype).startswith("datetime64")
+    assert history_frame([]).empty
