@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kbsync_core.history import aws_job_row, history_frame, merge_history  # noqa: E402
-from kbsync_core.models import Execution, ExecutionStatus, SyncTarget  # noqa: E402
-from kbsync_core.store import ExecutionStore  # noqa: E402
-from kbsync_core.timefmt import iso_utc  # noqa: E402
+from kbsync_core.history import aws_job_row, history_frame, merge_history
+from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
+from kbsync_core.store import ExecutionStore
+from kbsync_core.timefmt import iso_utc
 
 TARGET = SyncTarget("us-east-1", "BENCHKB001", "BENCHDS001")
 OTHER_TARGETS = [SyncTarget("us-east-1", "BENCHKB001", f"BENCHDS{n:03d}") for n in range(2, 11)]

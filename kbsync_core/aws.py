@@ -13,6 +13,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from kbsync_core.config import Settings
+from kbsync_core.logsafety import install_log_redaction, remember_secret
 from kbsync_core.models import AwsCredentials
 
 BEDROCK_AGENT = "bedrock-agent"
@@ -44,19 +45,22 @@ class AwsClients:
 
     def __init__(self, settings: Settings):
         self._config = Config(
-            retries={"mode": "adaptive", "max_attempts": settings.aws_max_attempts},
+            # total_max_attempts counts the first try too: 1 means no retry at all.
+            retries={"mode": "adaptive", "total_max_attempts": settings.aws_max_attempts},
             connect_timeout=settings.aws_connect_timeout,
             read_timeout=settings.aws_read_timeout,
             user_agent_extra=USER_AGENT_EXTRA,
         )
         self._clients: dict[tuple, object] = {}
         self._lock = threading.Lock()
+        install_log_redaction()
 
     def bedrock_agent(self, credentials: AwsCredentials, region: str):
         key = (credentials.cache_key, region)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
+                remember_secret(credentials.secret_access_key, credentials.session_token)
                 session = boto3.Session(
                     aws_access_key_id=credentials.access_key_id,
                     aws_secret_access_key=credentials.secret_access_key,

@@ -1,0 +1,178 @@
+"""The botocore `before-send` handler that answers bedrock-agent requests in-process.
+
+botocore signs and serializes the request as for real AWS, then emits
+`before-send.bedrock-agent.<Operation>`; the first handler returning a response wins and
+no HTTP is sent. This handler parses the REST-JSON request back with the operation's model,
+asks the simulation, and answers REST-JSON that botocore's real parser then reads.
+Dispatching on the event name, not on the host, works whatever endpoint_url a client has.
+"""
+
+import json
+import re
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from functools import cache
+from io import BytesIO
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.model import OperationModel
+
+from .api import OPERATIONS
+from .constants import DENIED_ACCESS_KEY_PREFIX, SANDBOX_ACCOUNT_ID
+from .errors import ServiceError, validation_error
+from .faults import FaultInjector
+from .model import error_status, operation_model
+from .state import BedrockAgentSimulation
+
+EVENT_NAME = "before-send.bedrock-agent"
+# SigV4: "AWS4-HMAC-SHA256 Credential=<access key id>/<date>/<region>/<service>/aws4_request"
+CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
+
+
+class _RawBody(BytesIO):
+    """What botocore reads a response body from (urllib3's response has the same stream())."""
+
+    def stream(self, **kwargs):
+        yield self.read()
+
+
+class BedrockAgentHook:
+    def __init__(self, simulation: BedrockAgentSimulation, faults: FaultInjector):
+        self._simulation = simulation
+        self._faults = faults
+        self._calls_lock = threading.Lock()
+        self._calls: list[tuple[str, dict]] = []
+        self.stopped = False
+
+    @property
+    def calls(self) -> list[tuple[str, dict]]:
+        with self._calls_lock:
+            return list(self._calls)
+
+    def __call__(
+        self, event_name: str, request: AWSPreparedRequest, **kwargs
+    ) -> AWSResponse | None:
+        service, _, operation = event_name.removeprefix("before-send.").partition(".")
+        if service != "bedrock-agent":
+            return None
+        if self.stopped:
+            # Fail loudly rather than let a client kept from a stopped sandbox reach real AWS.
+            raise RuntimeError(
+                "This bedrock-agent client was created inside a kbsync sandbox that has "
+                "stopped. Create clients inside the running sandbox."
+            )
+        model = operation_model(operation)
+        params = request_parameters(model, request)
+        with self._calls_lock:
+            self._calls.append((operation, params))
+
+        fault = self._faults.take(operation)
+        if fault is not None:
+            time.sleep(fault.latency_seconds)  # real seconds: it stands for a slow network
+            if fault.error is not None:
+                message = f"{fault.error} injected by the kbsync sandbox."
+                return _error_response(request, fault.error, fault.status, message)
+        try:
+            region = _authorized_region(operation, request)
+            handler = OPERATIONS.get(operation)
+            if handler is None:
+                raise validation_error(f"The kbsync sandbox does not simulate {operation}.")
+            body = handler(self._simulation, region, params)
+        except ServiceError as error:
+            return _error_response(request, error.code, error_status(error.code), error.message)
+        return _response(request, model.http.get("responseCode", 200), body, {})
+
+
+def _authorized_region(operation: str, request: AWSPreparedRequest) -> str:
+    """The region the request was signed for; raises AccessDenied for the denied keys.
+
+    The access key id is only compared, never kept or logged.
+    """
+    authorization = request.headers.get("Authorization", b"")
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("latin-1")
+    scope = CREDENTIAL_SCOPE.search(authorization)
+    if scope is None:
+        raise ServiceError("AccessDeniedException", "Missing Authentication Token")
+    if scope.group(1).startswith(DENIED_ACCESS_KEY_PREFIX):
+        raise ServiceError(
+            "AccessDeniedException",
+            f"User: arn:aws:sts::{SANDBOX_ACCOUNT_ID}:assumed-role/kbsync-sandbox-denied/session "
+            f"is not authorized to perform: bedrock:{operation} because no identity-based "
+            f"policy allows the bedrock:{operation} action",
+        )
+    return scope.group(2)
+
+
+def request_parameters(model: OperationModel, request: AWSPreparedRequest) -> dict:
+    """The request's input parameters, named as in the operation's input shape."""
+    url = urlsplit(request.url)
+    params: dict = {}
+    shape = model.input_shape
+    if shape is None:
+        return params
+    path = _path_pattern(model.http["requestUri"]).search(url.path)
+    query = parse_qs(url.query)
+    for member_name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", member_name)
+        if location == "uri" and path is not None:
+            params[member_name] = unquote(path.group(_group_name(wire_name)))
+        elif location == "querystring" and wire_name in query:
+            values = query[wire_name]
+            if member.type_name == "list":
+                params[member_name] = values
+            elif member.type_name in ("integer", "long"):
+                params[member_name] = int(values[0])
+            elif member.type_name == "boolean":
+                params[member_name] = values[0] == "true"
+            else:
+                params[member_name] = values[0]
+    body = request.body
+    if body:
+        params.update(json.loads(body))
+    return params
+
+
+@cache
+def _path_pattern(request_uri: str) -> re.Pattern:
+    """A regex for requestUri ("/a/{id}/b/{key+}"), anchored at the end so that an
+    endpoint_url with a path prefix still matches."""
+    template = request_uri.split("?")[0]
+    pattern = ""
+    for literal, label in re.findall(r"([^{]*)(?:\{([^}]+)\})?", template):
+        pattern += re.escape(literal)
+        if label.endswith("+"):
+            pattern += f"(?P<{_group_name(label[:-1])}>.+)"
+        elif label:
+            pattern += f"(?P<{_group_name(label)}>[^/]+)"
+    return re.compile(pattern + "$")
+
+
+def _group_name(label: str) -> str:
+    return re.sub(r"\W", "_", label)
+
+
+def _timestamp(value: object) -> str:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _response(request: AWSPreparedRequest, status: int, body: dict, headers: dict) -> AWSResponse:
+    headers = {
+        "Content-Type": "application/json",
+        "x-amzn-RequestId": str(uuid.uuid4()),
+        **headers,
+    }
+    raw = _RawBody(json.dumps(body, default=_timestamp).encode())
+    return AWSResponse(request.url, status, headers, raw)
+
+
+def _error_response(
+    request: AWSPreparedRequest, code: str, status: int | None, message: str
+) -> AWSResponse:
+    return _response(request, status or 400, {"message": message}, {"x-amzn-ErrorType": code})

@@ -1,0 +1,57 @@
+"""The process registry as a server opens it: settings from the environment, sandbox included."""
+
+import re
+from pathlib import Path
+
+from kbsync_core.config import Settings
+from kbsync_core.models import ExecutionStatus
+from kbsync_core.runtime import Kbsync, process_credentials
+from kbsync_core.sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
+from kbsync_core.validation import HistoryRequest, validate_sync_request
+from tests.conftest import TEST_SECRET
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIG = Path(__file__).resolve().parents[2] / "kbsync_core" / "config.py"
+
+
+def test_every_setting_is_documented_in_the_readme():
+    variables = set(re.findall(r'"(KBSYNC_[A-Z_]+)"', CONFIG.read_text()))
+    assert len(variables) >= 8
+    readme = README.read_text()
+    assert not [name for name in variables if f"`{name}`" not in readme]
+
+
+def test_only_the_sandbox_or_an_explicit_setting_lends_the_process_credentials():
+    assert process_credentials(Settings(backend="sandbox")) is not None
+    assert process_credentials(Settings(backend="aws")) is None
+    assert process_credentials(Settings(backend="aws", allow_ambient_credentials=True))
+
+
+def test_a_sandbox_process_syncs_and_reads_history_end_to_end(tmp_path):
+    kbsync = Kbsync.open(
+        Settings(
+            backend="sandbox",
+            database_url=f"sqlite:///{tmp_path}/kbsync.sqlite3",
+            poll_seconds=0.02,
+            sandbox_speed=200,
+        )
+    )
+    try:
+        request = validate_sync_request(
+            {
+                "region": SANDBOX_REGION,
+                "knowledgeBaseId": SANDBOX_KNOWLEDGE_BASE_ID,
+                "dataSourceId": SANDBOX_DATA_SOURCE_ID,
+                "accessKeyId": "AKIAKBSYNCTESTKEY001",
+                "secretAccessKey": TEST_SECRET,
+            }
+        )
+        execution = kbsync.engine.start_sync(request)
+        done = kbsync.engine.wait(execution.id, 30)
+        assert done.status is ExecutionStatus.COMPLETADO
+        rows = kbsync.history.read(HistoryRequest(request.target, request.credentials, 30))
+        assert [row["id"] for row in rows] == [execution.id]
+        assert rows[0]["jobId"] == done.job_id
+    finally:
+        kbsync.close()
+        kbsync.close()
