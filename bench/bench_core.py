@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kbsync_core.history import aws_job_row, history_frame, merge_history
+from kbsync_core.history import aws_job_rows, history_frame, merge_history
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.store import ExecutionStore
 from kbsync_core.timefmt import iso_utc
@@ -79,7 +79,7 @@ def bench_merge() -> float:
     retrieved_at = datetime.now(UTC)
 
     def merge():
-        rows = merge_history(local, [aws_job_row(s, retrieved_at) for s in summaries])
+        rows = merge_history(local, aws_job_rows(summaries, retrieved_at))
         frame = history_frame(rows)
         assert len(frame) == 1500
 

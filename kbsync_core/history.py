@@ -55,7 +55,12 @@ def fetch_aws_jobs(client, target: SyncTarget, max_results: int) -> list[dict]:
     return jobs[:max_results]
 
 
-def aws_job_row(summary: dict, retrieved_at: datetime | None = None) -> dict:
+def aws_job_rows(summaries: list[dict], retrieved_at: datetime | None = None) -> list[dict]:
+    retrieved_line = log_line(LOG_RETRIEVED, retrieved_at)
+    return [aws_job_row(summary, retrieved_line) for summary in summaries]
+
+
+def aws_job_row(summary: dict, retrieved_line: str | None = None) -> dict:
     """One AWS ingestion job in seed 001's shape, plus its statistics and description."""
     started = _as_datetime(summary["startedAt"])
     updated = _as_datetime(summary["updatedAt"])
@@ -67,7 +72,7 @@ def aws_job_row(summary: dict, retrieved_at: datetime | None = None) -> dict:
         "status": str(map_aws_status(status)),
         "startedAt": iso_utc(started),
         "logs": [
-            log_line(LOG_RETRIEVED, retrieved_at),
+            retrieved_line or log_line(LOG_RETRIEVED),
             f"Ingestion Job ID: {summary['ingestionJobId']}",
             f"Estado AWS: {status}",
             f"Iniciado: {es_local_time(started)}",
@@ -191,6 +196,5 @@ class HistoryService:
     def read(self, request: HistoryRequest, *, refresh: bool = False) -> list[dict]:
         """Merged history rows of the request's data source, newest first, at most maxResults."""
         retrieved_at, jobs = self.aws_jobs(request, refresh=refresh)
-        aws_rows = [aws_job_row(job, retrieved_at) for job in jobs]
         local = self.engine.store.list_for_target(request.target, limit=request.max_results)
-        return merge_history(local, aws_rows)[: request.max_results]
+        return merge_history(local, aws_job_rows(jobs, retrieved_at))[: request.max_results]

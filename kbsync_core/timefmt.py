@@ -9,9 +9,7 @@ def utc_now() -> datetime:
 
 def iso_utc(moment: datetime) -> str:
     """`2024-03-05T15:00:00.000Z`, as JavaScript's toISOString() writes it (seed 000)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> datetime:
@@ -21,7 +19,8 @@ def parse_iso(text: str) -> datetime:
 def es_local_time(moment: datetime) -> str:
     """`5/3/2024, 10:00:00`: toLocaleString('es-ES') in the server's local time zone."""
     local = moment.astimezone()
-    return f"{local.day}/{local.month}/{local.year}, {local.hour}:{local:%M:%S}"
+    clock = f"{local.hour}:{local.minute:02d}:{local.second:02d}"
+    return f"{local.day}/{local.month}/{local.year}, {clock}"
 
 
 def log_line(text: str, moment: datetime | None = None) -> str:

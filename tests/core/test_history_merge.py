@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from kbsync_core.history import aws_job_row, history_frame, merge_history
+from kbsync_core.history import aws_job_row, aws_job_rows, history_frame, merge_history
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 
 TARGET = SyncTarget("us-east-1", "ABCDEFGHIJ", "KLMNOPQRST")
@@ -35,7 +35,7 @@ def local(execution_id, job_id, status, minutes_after=0, **fields):
 
 
 def test_aws_row_has_the_seed_001_shape():
-    row = aws_job_row(summary("abc123xyz0", "COMPLETE"), retrieved_at=T0)
+    [row] = aws_job_rows([summary("abc123xyz0", "COMPLETE")], retrieved_at=T0)
     assert row["id"] == "aws-abc123xyz0"
     assert row["source"] == "AWS"
     assert row["jobId"] == "abc123xyz0"
