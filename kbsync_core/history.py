@@ -8,7 +8,7 @@ status and statistics folded in and the local logs kept (DESIGN.md, "Merge rule"
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -139,6 +139,20 @@ def history_frame(rows: list[dict]) -> pd.DataFrame:
     return frame[FRAME_COLUMNS]
 
 
+def filter_history(
+    frame: pd.DataFrame, statuses: list[str] = (), dates: tuple[date, ...] = ()
+) -> pd.DataFrame:
+    """Rows whose status is one of `statuses` (all when empty) and that started on or between
+    `dates` (one date: that day; two: that range, inclusive; UTC days)."""
+    if statuses:
+        frame = frame[frame["status"].isin(list(statuses))]
+    if dates:
+        first, last = dates[0], dates[-1]
+        started_on = frame["startedAt"].dt.date
+        frame = frame[(started_on >= first) & (started_on <= last)]
+    return frame
+
+
 def _counts(statistics: dict) -> dict:
     return {
         "documentsScanned": statistics.get("numberOfDocumentsScanned", 0),
@@ -192,6 +206,16 @@ class HistoryService:
             fetched_at = utc_now()
             self._cache[key] = (self._clock(), fetched_at, jobs)
             return fetched_at, jobs
+
+    def failure_reasons(self, request: HistoryRequest, job_id: str) -> list[str]:
+        """Why an AWS job failed: listings leave reasons out, so ask for the one job."""
+        client = self.clients.bedrock_agent(request.credentials, request.target.region)
+        job = client.get_ingestion_job(
+            knowledgeBaseId=request.target.knowledge_base_id,
+            dataSourceId=request.target.data_source_id,
+            ingestionJobId=job_id,
+        )["ingestionJob"]
+        return list(job.get("failureReasons") or [])
 
     def read(self, request: HistoryRequest, *, refresh: bool = False) -> list[dict]:
         """Merged history rows of the request's data source, newest first, at most maxResults."""

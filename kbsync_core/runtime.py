@@ -76,3 +76,20 @@ def get_kbsync() -> Kbsync:
         if _instance is None:
             _instance = Kbsync.open()
         return _instance
+
+
+def close_kbsync() -> None:
+    """Close this process's Kbsync, if it was opened; the next get_kbsync() opens a new one."""
+    global _instance
+    with _instance_lock:
+        if _instance is not None:
+            _instance.close()
+            _instance = None
+
+
+def install_kbsync(kbsync: Kbsync | None) -> None:
+    """Make `kbsync` this process's instance (tests, or a host embedding kbsync); None forgets
+    the current one without closing it."""
+    global _instance
+    with _instance_lock:
+        _instance = kbsync

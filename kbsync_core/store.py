@@ -156,6 +156,13 @@ class ExecutionStore:
         found = self._select(executions_table.c.id == execution_id)
         return found[0] if found else None
 
+    def get_many(self, execution_ids: Iterable[str]) -> list[Execution]:
+        """These executions, newest first; ids not found are left out."""
+        execution_ids = list(execution_ids)
+        if not execution_ids:
+            return []
+        return self._select(executions_table.c.id.in_(execution_ids))
+
     def list_for_target(
         self, target: SyncTarget, limit: int = DEFAULT_LIST_LIMIT
     ) -> list[Execution]:

@@ -99,21 +99,26 @@ def _require(payload: Mapping[str, Any], names: tuple[str, ...], message: str) -
         raise MissingParametersError(message, missing)
 
 
+# Each target field: the pattern it must match, and what to tell whoever typed something else.
+TARGET_FIELD_RULES = {
+    "region": (REGION_PATTERN, "must be an AWS region name such as us-east-1."),
+    "knowledgeBaseId": (
+        RESOURCE_ID_PATTERN, "must be exactly 10 letters or digits, such as ABCDEFGHIJ."
+    ),
+    "dataSourceId": (
+        RESOURCE_ID_PATTERN, "must be exactly 10 letters or digits, such as KLMNOPQRST."
+    ),
+}
+
+
+def _target_field(payload: Mapping[str, Any], name: str) -> str:
+    pattern, explanation = TARGET_FIELD_RULES[name]
+    return _check_pattern(name, _string(payload, name) or "", pattern, explanation)
+
+
 def validate_target(payload: Mapping[str, Any]) -> SyncTarget:
     """The region/knowledge base/data source triple, already known to be present."""
-    region = _check_pattern(
-        "region", _string(payload, "region") or "", REGION_PATTERN,
-        "must be an AWS region name such as us-east-1.",
-    )
-    knowledge_base_id = _check_pattern(
-        "knowledgeBaseId", _string(payload, "knowledgeBaseId") or "", RESOURCE_ID_PATTERN,
-        "must be exactly 10 letters or digits, such as ABCDEFGHIJ.",
-    )
-    data_source_id = _check_pattern(
-        "dataSourceId", _string(payload, "dataSourceId") or "", RESOURCE_ID_PATTERN,
-        "must be exactly 10 letters or digits, such as KLMNOPQRST.",
-    )
-    return SyncTarget(region, knowledge_base_id, data_source_id)
+    return SyncTarget(*(_target_field(payload, name) for name in TARGET_FIELDS))
 
 
 def _uses_ambient_credentials(payload: Mapping[str, Any], allow_ambient: bool) -> bool:
@@ -158,14 +163,19 @@ def validate_sync_request(payload: Any, *, allow_ambient: bool = False) -> SyncR
     target, credentials = _validate_request_common(
         payload, MISSING_SYNC_PARAMETERS, allow_ambient
     )
-    description = _string(payload, "description") or DEFAULT_DESCRIPTION
+    return SyncRequest(target, credentials, validate_description(payload.get("description")))
+
+
+def validate_description(value: Any) -> str:
+    """The job's description: the seed's default when empty, at most 200 characters."""
+    description = _string({"description": value}, "description") or DEFAULT_DESCRIPTION
     if len(description) > DESCRIPTION_MAX_LENGTH:
         raise RequestValidationError(
             f"description must be at most {DESCRIPTION_MAX_LENGTH} characters "
             f"(it has {len(description)}).",
             "description",
         )
-    return SyncRequest(target, credentials, description)
+    return description
 
 
 def validate_max_results(value: Any) -> int:
@@ -185,3 +195,29 @@ def validate_history_request(payload: Any, *, allow_ambient: bool = False) -> Hi
         payload, MISSING_HISTORY_PARAMETERS, allow_ambient
     )
     return HistoryRequest(target, credentials, validate_max_results(payload.get("maxResults")))
+
+
+def check_fields(payload: Mapping[str, Any], *, allow_ambient: bool = False) -> dict[str, str]:
+    """Every problem of a connection form at once, by field, for messages next to each input.
+
+    An empty required field maps to "Required."; a malformed one to the message the API gives.
+    """
+    problems: dict[str, str] = {}
+    required = TARGET_FIELDS
+    if not _uses_ambient_credentials(payload, allow_ambient):
+        required += KEY_FIELDS
+    for name in required:
+        if _is_blank(payload.get(name)):
+            problems[name] = "Required."
+    for name in TARGET_FIELDS:
+        if name not in problems:
+            try:
+                _target_field(payload, name)
+            except RequestValidationError as error:
+                problems[name] = error.message
+    if not any(name in problems for name in KEY_FIELDS):
+        try:
+            validate_credentials(payload, allow_ambient=allow_ambient)
+        except RequestValidationError as error:
+            problems[error.field or "accessKeyId"] = error.message
+    return problems

@@ -6,6 +6,7 @@ from kbsync_core.validation import (
     MISSING_SYNC_PARAMETERS,
     MissingParametersError,
     RequestValidationError,
+    check_fields,
     validate_history_request,
     validate_sync_request,
 )
@@ -135,3 +136,19 @@ def test_history_missing_fields_use_the_history_message():
     with pytest.raises(MissingParametersError) as raised:
         validate_history_request({"region": "us-east-1"})
     assert raised.value.message == MISSING_HISTORY_PARAMETERS
+
+
+def test_check_fields_reports_every_problem_by_field():
+    problems = check_fields(
+        {"region": "nowhere", "knowledgeBaseId": "SHORT", "dataSourceId": "", "accessKeyId": "x"}
+    )
+    assert problems["region"].startswith("region must be an AWS region name")
+    assert problems["knowledgeBaseId"].startswith("knowledgeBaseId must be exactly 10")
+    assert problems["dataSourceId"] == "Required."
+    assert problems["secretAccessKey"] == "Required."
+    assert "accessKeyId" not in problems  # judged once the pair is complete
+    assert check_fields(SEED_SYNC_BODY) == {}
+    assert check_fields({**SEED_SYNC_BODY, "accessKeyId": "lowercase-key"}) == {
+        "accessKeyId": "accessKeyId must be 16 or more capital letters and digits, "
+        "such as AKIAIOSFODNN7EXAMPLE."
+    }

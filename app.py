@@ -1,0 +1,30 @@
+"""kbsync's entry: the console (st.navigation over app_pages/) and, beside it, the JSON API routes.
+
+`streamlit run app.py` finds `app` below and serves it with uvicorn: it imports this file as the
+module `app` (only the st.App is built), and runs it as the script `__main__` for each browser
+session (only the console is drawn).
+"""
+
+from contextlib import asynccontextmanager
+
+import streamlit as st
+
+from api_routes import api_routes
+from kbsync_core.runtime import close_kbsync, get_kbsync
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    # Open the registry at start-up, so executions left running by a previous process are
+    # resumed (or marked interrupted) before anyone asks, and close it on the way out.
+    get_kbsync()
+    yield None
+    close_kbsync()
+
+
+app = st.App("app.py", lifespan=lifespan, routes=api_routes())
+
+if __name__ == "__main__":
+    from kbsync_ui.shell import run_console
+
+    run_console()

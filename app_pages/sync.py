@@ -1,0 +1,63 @@
+"""Sync: start a knowledge base sync and watch it to its end."""
+
+import pandas as pd
+import streamlit as st
+
+from kbsync_core.models import DEFAULT_DESCRIPTION
+from kbsync_core.runtime import get_kbsync
+from kbsync_core.validation import (
+    DESCRIPTION_MAX_LENGTH,
+    RequestValidationError,
+    SyncRequest,
+    validate_description,
+)
+from kbsync_ui.connection import current_connection
+from kbsync_ui.execution_panel import render_execution
+from kbsync_ui.presentation import status_label
+from kbsync_ui.session import current_execution_id, my_execution_ids, remember_execution
+
+kbsync = get_kbsync()
+connection = current_connection(kbsync)
+
+st.title("Sync")
+description = st.text_input(
+    "Description",
+    value=DEFAULT_DESCRIPTION,
+    max_chars=DESCRIPTION_MAX_LENGTH,
+    key="sync_description",
+)
+if st.button(
+    "Start sync",
+    type="primary",
+    icon="▶️",
+    disabled=connection is None,
+    help=None if connection else "Fill in the connection in the sidebar first.",
+):
+    try:
+        request = SyncRequest(
+            connection.target, connection.credentials, validate_description(description)
+        )
+    except RequestValidationError as error:
+        st.error(error.message)
+    else:
+        remember_execution(kbsync.engine.start_sync(request).id)
+
+if current_execution_id():
+    render_execution(kbsync, current_execution_id(), connection)
+
+mine = kbsync.store.get_many(my_execution_ids())
+if mine:
+    st.subheader("Started in this session")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Status": [status_label(e.status) for e in mine],
+                "AWS job": [e.job_id or "—" for e in mine],
+                "Data source": [e.target.data_source_id for e in mine],
+                "Started": pd.to_datetime([e.started_at for e in mine], utc=True),
+                "Description": [e.description for e in mine],
+            }
+        ),
+        hide_index=True,
+        column_config={"Started": st.column_config.DatetimeColumn(format="D MMM, HH:mm:ss")},
+    )

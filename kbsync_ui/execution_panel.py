@@ -1,0 +1,115 @@
+"""One execution on screen, refreshed by a fragment that reruns only itself while it runs."""
+
+import streamlit as st
+
+from kbsync_core.engine import ExecutionFinishedError, NotMonitoredError
+from kbsync_core.models import Execution, ExecutionStatus
+from kbsync_core.runtime import Kbsync
+from kbsync_core.timefmt import utc_now
+from kbsync_ui.connection import Connection
+from kbsync_ui.presentation import (
+    STATISTICS_LABELS,
+    STATUS_COLORS,
+    elapsed_seconds,
+    format_duration,
+    status_label,
+)
+from kbsync_ui.session import announce_once, remember_execution
+
+REFRESH_SECONDS = 2
+SEEN_RUNNING_KEY = "execution_ids_seen_running"
+AWS_ERROR_PREFIX = "Error de AWS: "
+END_TOASTS = {
+    ExecutionStatus.COMPLETADO: ("Sync completed", "✅"),
+    ExecutionStatus.FALLIDO: ("Sync failed", "❌"),
+    ExecutionStatus.DETENIDO: ("Sync stopped", "⏹️"),
+}
+
+
+def render_execution(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> None:
+    execution = kbsync.engine.get(execution_id)
+    if execution is None:
+        st.info("That execution is no longer in the store.")
+        return
+    seen_running = st.session_state.setdefault(SEEN_RUNNING_KEY, set())
+    if execution.status.is_final:
+        if execution_id in seen_running and announce_once(execution_id):
+            message, icon = END_TOASTS[execution.status]
+            st.toast(f"{message}: {execution.job_id or execution.id}", icon=icon)
+        _panel(kbsync, execution_id, connection)
+    else:
+        seen_running.add(execution_id)
+        st.fragment(run_every=REFRESH_SECONDS)(_live_panel)(kbsync, execution_id, connection)
+
+
+def _live_panel(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> None:
+    execution = _panel(kbsync, execution_id, connection)
+    if execution.status.is_final:
+        # A whole-app rerun draws the panel without a timer and announces the end.
+        st.rerun(scope="app")
+
+
+def _panel(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> Execution:
+    execution = kbsync.engine.get(execution_id)
+    with st.container(border=True):
+        header = st.columns([2, 3, 2, 2], vertical_alignment="center")
+        header[0].badge(
+            status_label(execution.status), color=STATUS_COLORS[execution.status]
+        )
+        header[1].markdown(f"**AWS job** `{execution.job_id or '—'}`")
+        elapsed = elapsed_seconds(execution.started_at, execution.finished_at, utc_now())
+        header[2].markdown(f"**Elapsed** {format_duration(elapsed)}")
+        with header[3]:
+            _stop_button(kbsync, execution)
+        _statistics(execution)
+        _problems(execution)
+        _conflict(kbsync, execution, connection)
+        st.code("\n".join(execution.logs), language=None, wrap_lines=True)
+    return execution
+
+
+def _statistics(execution: Execution) -> None:
+    columns = st.columns(len(STATISTICS_LABELS))
+    for column, (key, label) in zip(columns, STATISTICS_LABELS.items(), strict=True):
+        column.metric(label, execution.statistics.get(key, 0))
+
+
+def _problems(execution: Execution) -> None:
+    for reason in execution.failure_reasons:
+        st.error(reason, icon="❌")
+    if execution.status is ExecutionStatus.FALLIDO and not execution.failure_reasons:
+        aws_errors = [line for line in execution.logs if AWS_ERROR_PREFIX in line]
+        if aws_errors:
+            st.error(aws_errors[-1].split(AWS_ERROR_PREFIX, 1)[1], icon="❌")
+
+
+def _stop_button(kbsync: Kbsync, execution: Execution) -> None:
+    if execution.status.is_final:
+        return
+    if st.button("Stop sync", key=f"stop-{execution.id}", icon="⏹️"):
+        try:
+            kbsync.engine.stop_sync(execution.id)
+            st.toast("Stop requested", icon="⏹️")
+        except (ExecutionFinishedError, NotMonitoredError) as error:
+            st.warning(str(error))
+
+
+def _conflict(kbsync: Kbsync, execution: Execution, connection: Connection | None) -> None:
+    if not execution.conflict_job_id or execution.status is not ExecutionStatus.FALLIDO:
+        return
+    st.warning(
+        f"A sync already runs on this data source: job `{execution.conflict_job_id}`. "
+        "Watch it here instead of starting another."
+    )
+    if st.button(
+        "Monitor the running job",
+        key=f"monitor-{execution.id}",
+        disabled=connection is None,
+        help=None if connection else "Fill in the connection in the sidebar first.",
+    ):
+        attached = kbsync.engine.monitor_job(
+            execution.target, connection.credentials, execution.conflict_job_id,
+            execution.description,
+        )
+        remember_execution(attached.id)
+        st.rerun(scope="app")

@@ -1,0 +1,97 @@
+"""The History page's pieces: the table, the selected sync's details, the trend chart."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from kbsync_core.aws import describe_aws_error, is_aws_error
+from kbsync_core.models import AWS_SOURCE, ExecutionStatus
+from kbsync_core.runtime import Kbsync
+from kbsync_core.validation import HistoryRequest
+from kbsync_ui.presentation import STATISTICS_LABELS, format_duration, status_label
+
+TABLE_KEY = "history_table"
+TREND_SYNCS = 30
+TABLE_COLUMNS = {
+    "status": "Status",
+    "source": "Source",
+    "jobId": "AWS job",
+    "startedAt": "Started (UTC)",
+    "finishedAt": "Finished (UTC)",
+    "duration": "Duration",
+    "documentsScanned": "Scanned",
+    "documentsIndexed": "Indexed",
+    "documentsDeleted": "Deleted",
+    "documentsFailed": "Failed",
+    "description": "Description",
+}
+
+
+def render_history_table(frame: pd.DataFrame) -> str | None:
+    """The table, newest first, sortable by every column; returns the selected row's id."""
+    shown = frame.sort_values("startedAt", ascending=False).reset_index(drop=True)
+    table = shown.assign(
+        status=shown["status"].map(status_label),
+        duration=shown["durationSeconds"].map(format_duration),
+    )[list(TABLE_COLUMNS)]
+    when = st.column_config.DatetimeColumn
+    event = st.dataframe(
+        table.rename(columns=TABLE_COLUMNS),
+        hide_index=True,
+        key=TABLE_KEY,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "Started (UTC)": when(format="YYYY-MM-DD HH:mm:ss"),
+            "Finished (UTC)": when(format="YYYY-MM-DD HH:mm:ss"),
+            "Description": st.column_config.TextColumn(width="large"),
+        },
+    )
+    selected = event.selection.rows if event else []
+    return shown.iloc[selected[0]]["id"] if selected else None
+
+
+def render_selected_sync(kbsync: Kbsync, request: HistoryRequest, row: dict) -> None:
+    with st.container(border=True):
+        st.subheader(f"{status_label(row['status'])} · {row.get('jobId') or row['id']}")
+        statistics = row.get("statistics") or {}
+        columns = st.columns(len(STATISTICS_LABELS))
+        for column, (key, label) in zip(columns, STATISTICS_LABELS.items(), strict=True):
+            column.metric(label, statistics.get(key, 0))
+        for reason in _failure_reasons(kbsync, request, row):
+            st.error(reason, icon="❌")
+        st.code("\n".join(row.get("logs") or []), language=None, wrap_lines=True)
+
+
+def _failure_reasons(kbsync: Kbsync, request: HistoryRequest, row: dict) -> list[str]:
+    if row.get("failureReasons") or row["status"] != ExecutionStatus.FALLIDO:
+        return row.get("failureReasons") or []
+    if row["source"] != AWS_SOURCE or not row.get("jobId"):
+        return []
+    try:
+        return kbsync.history.failure_reasons(request, row["jobId"])
+    except Exception as error:
+        if not is_aws_error(error):
+            raise
+        return [f"Could not read the failure reasons: {describe_aws_error(error)}"]
+
+
+def render_trend_chart(frame: pd.DataFrame) -> None:
+    """Duration and documents of the most recent finished syncs: a trend at a glance."""
+    recent = frame.dropna(subset=["durationSeconds"]).nlargest(TREND_SYNCS, "startedAt")
+    if len(recent) < 2:
+        return
+    st.subheader("Recent syncs")
+    base = alt.Chart(recent).encode(
+        x=alt.X("startedAt:T", title="Started"),
+        tooltip=["jobId", "status", "durationSeconds", "documentsScanned", "documentsIndexed"],
+    )
+    left, right = st.columns(2)
+    left.altair_chart(
+        base.mark_bar().encode(y=alt.Y("durationSeconds:Q", title="Duration (s)")),
+        use_container_width=True,
+    )
+    right.altair_chart(
+        base.mark_line(point=True).encode(y=alt.Y("documentsScanned:Q", title="Documents scanned")),
+        use_container_width=True,
+    )
