@@ -22,7 +22,7 @@ if connection is None:
     st.info("Fill in the connection in the sidebar to see this data source's syncs.")
     st.stop()
 
-controls = st.columns([1, 2, 2, 1], vertical_alignment="bottom")
+controls = st.columns([1, 2, 2, 1.5], vertical_alignment="bottom")
 max_results = controls[0].number_input(
     "Max results", min_value=MAX_RESULTS_RANGE[0], max_value=MAX_RESULTS_RANGE[1],
     value=MAX_RESULTS_DEFAULT, step=1,
@@ -31,7 +31,7 @@ statuses = controls[1].multiselect(
     "Status", [str(status) for status in ExecutionStatus], placeholder="All statuses"
 )
 dates = controls[2].date_input("Started between", value=(), format="YYYY-MM-DD")
-refresh = controls[3].button("Refresh from AWS", icon="🔄")
+refresh = controls[3].button("Refresh from AWS", icon=":material/refresh:")
 
 request = HistoryRequest(connection.target, connection.credentials, int(max_results))
 try:
@@ -39,7 +39,10 @@ try:
 except Exception as error:
     if not is_aws_error(error):
         raise
-    st.error(f"Could not read the history from AWS. {describe_aws_error(error)}", icon="⚠️")
+    st.error(
+        f"Could not read the history from AWS. {describe_aws_error(error)}",
+        icon=":material/error:",
+    )
     st.stop()
 
 frame = filter_history(history_frame(rows), statuses=statuses, dates=dates)
@@ -50,7 +53,7 @@ st.caption(
 selected_id = render_history_table(frame)
 st.download_button(
     "Download CSV", frame.to_csv(index=False), file_name="kbsync-history.csv",
-    mime="text/csv", icon="⬇️", on_click="ignore",
+    mime="text/csv", icon=":material/download:", on_click="ignore",
 )
 if selected_id is not None:
     render_selected_sync(kbsync, request, next(row for row in rows if row["id"] == selected_id))

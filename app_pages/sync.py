@@ -29,7 +29,7 @@ description = st.text_input(
 if st.button(
     "Start sync",
     type="primary",
-    icon="▶️",
+    icon=":material/play_arrow:",
     disabled=connection is None,
     help=None if connection else "Fill in the connection in the sidebar first.",
 ):

@@ -8,21 +8,21 @@ from kbsync_core.runtime import Kbsync
 from kbsync_core.timefmt import utc_now
 from kbsync_ui.connection import Connection
 from kbsync_ui.presentation import (
-    STATISTICS_LABELS,
     STATUS_COLORS,
     elapsed_seconds,
     format_duration,
     status_label,
 )
 from kbsync_ui.session import announce_once, remember_execution
+from kbsync_ui.widgets import render_log, render_statistics
 
 REFRESH_SECONDS = 2
 SEEN_RUNNING_KEY = "execution_ids_seen_running"
 AWS_ERROR_PREFIX = "Error de AWS: "
 END_TOASTS = {
-    ExecutionStatus.COMPLETADO: ("Sync completed", "✅"),
-    ExecutionStatus.FALLIDO: ("Sync failed", "❌"),
-    ExecutionStatus.DETENIDO: ("Sync stopped", "⏹️"),
+    ExecutionStatus.COMPLETADO: ("Sync completed", ":material/check_circle:"),
+    ExecutionStatus.FALLIDO: ("Sync failed", ":material/cancel:"),
+    ExecutionStatus.DETENIDO: ("Sync stopped", ":material/stop_circle:"),
 }
 
 
@@ -61,35 +61,29 @@ def _panel(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> 
         header[2].markdown(f"**Elapsed** {format_duration(elapsed)}")
         with header[3]:
             _stop_button(kbsync, execution)
-        _statistics(execution)
+        render_statistics(execution.statistics)
         _problems(execution)
         _conflict(kbsync, execution, connection)
-        st.code("\n".join(execution.logs), language=None, wrap_lines=True)
+        render_log(execution.logs)
     return execution
-
-
-def _statistics(execution: Execution) -> None:
-    columns = st.columns(len(STATISTICS_LABELS))
-    for column, (key, label) in zip(columns, STATISTICS_LABELS.items(), strict=True):
-        column.metric(label, execution.statistics.get(key, 0))
 
 
 def _problems(execution: Execution) -> None:
     for reason in execution.failure_reasons:
-        st.error(reason, icon="❌")
+        st.error(reason, icon=":material/cancel:")
     if execution.status is ExecutionStatus.FALLIDO and not execution.failure_reasons:
         aws_errors = [line for line in execution.logs if AWS_ERROR_PREFIX in line]
         if aws_errors:
-            st.error(aws_errors[-1].split(AWS_ERROR_PREFIX, 1)[1], icon="❌")
+            st.error(aws_errors[-1].split(AWS_ERROR_PREFIX, 1)[1], icon=":material/cancel:")
 
 
 def _stop_button(kbsync: Kbsync, execution: Execution) -> None:
     if execution.status.is_final:
         return
-    if st.button("Stop sync", key=f"stop-{execution.id}", icon="⏹️"):
+    if st.button("Stop sync", key=f"stop-{execution.id}", icon=":material/stop:"):
         try:
             kbsync.engine.stop_sync(execution.id)
-            st.toast("Stop requested", icon="⏹️")
+            st.toast("Stop requested", icon=":material/stop:")
         except (ExecutionFinishedError, NotMonitoredError) as error:
             st.warning(str(error))
 

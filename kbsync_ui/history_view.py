@@ -8,7 +8,8 @@ from kbsync_core.aws import describe_aws_error, is_aws_error
 from kbsync_core.models import AWS_SOURCE, ExecutionStatus
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import HistoryRequest
-from kbsync_ui.presentation import STATISTICS_LABELS, format_duration, status_label
+from kbsync_ui.presentation import format_duration, status_label
+from kbsync_ui.widgets import render_log, render_statistics
 
 TABLE_KEY = "history_table"
 TREND_SYNCS = 30
@@ -44,7 +45,7 @@ def render_history_table(frame: pd.DataFrame) -> str | None:
         column_config={
             "Started (UTC)": when(format="YYYY-MM-DD HH:mm:ss"),
             "Finished (UTC)": when(format="YYYY-MM-DD HH:mm:ss"),
-            "Description": st.column_config.TextColumn(width="large"),
+            "Description": st.column_config.TextColumn(width="medium"),
         },
     )
     selected = event.selection.rows if event else []
@@ -54,13 +55,10 @@ def render_history_table(frame: pd.DataFrame) -> str | None:
 def render_selected_sync(kbsync: Kbsync, request: HistoryRequest, row: dict) -> None:
     with st.container(border=True):
         st.subheader(f"{status_label(row['status'])} · {row.get('jobId') or row['id']}")
-        statistics = row.get("statistics") or {}
-        columns = st.columns(len(STATISTICS_LABELS))
-        for column, (key, label) in zip(columns, STATISTICS_LABELS.items(), strict=True):
-            column.metric(label, statistics.get(key, 0))
+        render_statistics(row.get("statistics") or {})
         for reason in _failure_reasons(kbsync, request, row):
-            st.error(reason, icon="❌")
-        st.code("\n".join(row.get("logs") or []), language=None, wrap_lines=True)
+            st.error(reason, icon=":material/cancel:")
+        render_log(row.get("logs") or [])
 
 
 def _failure_reasons(kbsync: Kbsync, request: HistoryRequest, row: dict) -> list[str]:

@@ -14,16 +14,16 @@ SANDBOX_BANNER = "Sandbox: simulated AWS, nothing leaves this machine"
 
 
 def run_console() -> None:
-    st.set_page_config(page_title="kbsync", page_icon="🔄", layout="wide")
+    st.set_page_config(page_title="kbsync", page_icon=":material/sync:", layout="wide")
     kbsync = get_kbsync()
     navigation = st.navigation(
         [
-            st.Page(PAGES_DIR / "sync.py", title="Sync", icon="🔄", default=True),
-            st.Page(PAGES_DIR / "history.py", title="History", icon="📜"),
+            st.Page(PAGES_DIR / "sync.py", title="Sync", icon=":material/sync:", default=True),
+            st.Page(PAGES_DIR / "history.py", title="History", icon=":material/history:"),
         ],
         position="top",
     )
     if kbsync.settings.uses_sandbox:
-        st.warning(SANDBOX_BANNER, icon="🧪")
+        st.warning(SANDBOX_BANNER, icon=":material/science:")
     render_connection_sidebar(kbsync)
     navigation.run()

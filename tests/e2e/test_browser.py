@@ -1,0 +1,107 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright against
+`streamlit run app.py` on the sandbox. Screenshots of each page land in artifacts/screenshots/.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import start_console
+
+CHROMIUM = Path("/usr/bin/chromium")
+# As root on a machine with no outside network: no sandbox, and no background connections
+# that would fail at every start.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SECRET = "browserTestSecret/DoNotShow+0123456789ab"
+TIMEOUT_MS = 60_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Chromium is not installed: `make test` installs it (apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    # Speed 10: a sample sync takes a few seconds, long enough to watch it change on screen.
+    server = start_console(
+        tmp_path_factory.mktemp("browser"), {"KBSYNC_SANDBOX_SPEED": "10"}
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(console):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        yield page
+        browser.close()
+
+
+def type_into(page, label: str, text: str) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(text)
+    field.press("Enter")  # Streamlit takes a text input's value on Enter or blur
+
+
+def test_start_a_sync_watch_it_complete_and_find_it_in_history(console, page):
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    from_server: list[bytes] = []
+    page.on(
+        "websocket",
+        lambda socket: socket.on(
+            "framereceived",
+            lambda frame: from_server.append(frame if isinstance(frame, bytes) else frame.encode()),
+        ),
+    )
+    page.goto(console.url)
+    expect(page.get_by_text("Sandbox: simulated AWS, nothing leaves this machine")).to_be_visible()
+    expect(page.get_by_label("Knowledge base ID", exact=True)).to_have_value("SANDBOXKB1")
+    expect(page.get_by_label("Data source ID", exact=True)).to_have_value("SANDBOXDS1")
+    start = page.get_by_role("button", name="Start sync")
+    expect(start).to_be_disabled()
+
+    type_into(page, "Access key ID", ACCESS_KEY_ID)
+    type_into(page, "Secret access key", SECRET)
+    expect(start).to_be_enabled()
+    # A full reload would wipe this marker: the page must update itself.
+    page.evaluate("window.kbsyncNoReload = true")
+    start.click()
+
+    expect(page.get_by_text("EN_EJECUCION").first).to_be_visible()
+    expect(page.get_by_role("button", name="Stop sync")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "sync-running.png", full_page=True)
+    expect(page.get_by_text("COMPLETADO").first).to_be_visible()
+    expect(page.get_by_text("Sincronización completada correctamente.")).to_be_visible()
+    scanned = page.get_by_test_id("stMetric").filter(has_text="Scanned")
+    expect(scanned).to_contain_text("20")
+    assert page.evaluate("window.kbsyncNoReload") is True
+    job_id = re.search(r"Ingestion Job iniciado: (\w{10})", page.content()).group(1)
+    # The secret sits in the browser's own password field; the server never sends it back.
+    assert any(b"SANDBOXKB1" in frame for frame in from_server)  # what it does send is seen
+    assert not any(SECRET.encode() in frame for frame in from_server)
+    page.screenshot(path=SCREENSHOTS / "sync.png", full_page=True)
+
+    page.get_by_role("link", name="History").click()
+    expect(page.get_by_text("1 of 1 syncs of")).to_be_visible()
+    grid = page.get_by_test_id("stDataFrame")
+    expect(grid).to_be_visible()
+    expect(grid.get_by_text(job_id)).to_be_attached()
+    page.screenshot(path=SCREENSHOTS / "history.png", full_page=True)
