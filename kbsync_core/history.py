@@ -27,6 +27,9 @@ from kbsync_core.validation import HistoryRequest
 AWS_ID_PREFIX = "aws-"
 AWS_HISTORY_TTL_SECONDS = 15.0
 AWS_PAGE_SIZE = 100
+# Every read fetches the most any request may ask for, so one cached answer per data source and
+# credentials serves every maxResults (a single ListIngestionJobs call either way).
+AWS_HISTORY_FETCH = 100
 
 LOG_RETRIEVED = "Historial recuperado desde AWS."
 
@@ -189,9 +192,9 @@ class HistoryService:
     def aws_jobs(
         self, request: HistoryRequest, *, refresh: bool = False
     ) -> tuple[datetime, list[dict]]:
-        """When AWS was read, and its job summaries; read at most once per TTL per
-        (data source, credentials, maxResults), however many sessions ask."""
-        key = (request.target, request.credentials.cache_key, request.max_results)
+        """When AWS was read, and its newest job summaries (up to 100); read at most once per
+        TTL per (data source, credentials), however many sessions ask."""
+        key = (request.target, request.credentials.cache_key)
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
@@ -199,7 +202,7 @@ class HistoryService:
             if cached and not refresh and self._clock() - cached[0] < self.ttl_seconds:
                 return cached[1], cached[2]
             client = self.clients.bedrock_agent(request.credentials, request.target.region)
-            jobs = fetch_aws_jobs(client, request.target, request.max_results)
+            jobs = fetch_aws_jobs(client, request.target, AWS_HISTORY_FETCH)
             self.engine.reconcile_interrupted(
                 request.target, request.credentials, {job["ingestionJobId"]: job for job in jobs}
             )
@@ -220,5 +223,6 @@ class HistoryService:
     def read(self, request: HistoryRequest, *, refresh: bool = False) -> list[dict]:
         """Merged history rows of the request's data source, newest first, at most maxResults."""
         retrieved_at, jobs = self.aws_jobs(request, refresh=refresh)
+        jobs = jobs[: request.max_results]
         local = self.engine.store.list_for_target(request.target, limit=request.max_results)
         return merge_history(local, aws_job_rows(jobs, retrieved_at))[: request.max_results]

@@ -84,6 +84,8 @@ def test_aws_is_read_at_most_once_per_ttl_whoever_asks(engine, sandboxed):
     assert list_calls(sandboxed) == 2
     history.read(request, refresh=True)
     assert list_calls(sandboxed) == 3
+    history.read(HistoryRequest(TARGET, CREDENTIALS, 5))  # another page size, same answer
+    assert list_calls(sandboxed) == 3
     other = AwsCredentials.from_keys("AKIAKBSYNCTESTKEY002", "another")
     history.read(HistoryRequest(TARGET, other, 30))
     assert list_calls(sandboxed) == 4

@@ -86,6 +86,8 @@ def test_filters_by_status_and_selection_shows_logs_and_failure_reasons(kbsync, 
 
 def test_max_results_limits_the_rows(kbsync, history):
     run_outside_kbsync(kbsync, times=3)
+    history.button[0].click().run()  # Refresh from AWS
+    assert len(table(history)) == 3
     history.number_input[0].set_value(2).run()
     assert len(table(history)) == 2
 
