@@ -36,21 +36,21 @@ def render_execution(kbsync: Kbsync, execution_id: str, connection: Connection |
         if execution_id in seen_running and announce_once(execution_id):
             message, icon = END_TOASTS[execution.status]
             st.toast(f"{message}: {execution.job_id or execution.id}", icon=icon)
-        _panel(kbsync, execution_id, connection)
+        _panel(kbsync, execution, connection)
     else:
         seen_running.add(execution_id)
         st.fragment(run_every=REFRESH_SECONDS)(_live_panel)(kbsync, execution_id, connection)
 
 
 def _live_panel(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> None:
-    execution = _panel(kbsync, execution_id, connection)
+    execution = kbsync.engine.get(execution_id)
+    _panel(kbsync, execution, connection)
     if execution.status.is_final:
         # A whole-app rerun draws the panel without a timer and announces the end.
         st.rerun(scope="app")
 
 
-def _panel(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> Execution:
-    execution = kbsync.engine.get(execution_id)
+def _panel(kbsync: Kbsync, execution: Execution, connection: Connection | None) -> None:
     with st.container(border=True):
         header = st.columns([2, 3, 2, 2], vertical_alignment="center")
         header[0].badge(
@@ -65,7 +65,6 @@ def _panel(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> 
         _problems(execution)
         _conflict(kbsync, execution, connection)
         render_log(execution.logs)
-    return execution
 
 
 def _problems(execution: Execution) -> None:
