@@ -52,7 +52,10 @@ st.caption(
 )
 selected_id = render_history_table(frame)
 st.download_button(
-    "Download CSV", frame.to_csv(index=False), file_name="kbsync-history.csv",
+    "Download CSV",
+    # A function: the CSV is built when someone asks for it, not on every page run.
+    lambda: frame.to_csv(index=False),
+    file_name="kbsync-history.csv",
     mime="text/csv", icon=":material/download:", on_click="ignore",
 )
 if selected_id is not None:

@@ -1,6 +1,5 @@
 """The History page's pieces: the table, the selected sync's details, the trend chart."""
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -74,22 +73,39 @@ def _failure_reasons(kbsync: Kbsync, request: HistoryRequest, row: dict) -> list
         return [f"Could not read the failure reasons: {describe_aws_error(error)}"]
 
 
+def _trend_spec(y_field: str, y_title: str, mark: dict) -> dict:
+    return {
+        "mark": mark,
+        "encoding": {
+            "x": {"field": "startedAt", "type": "temporal", "title": "Started"},
+            "y": {"field": y_field, "type": "quantitative", "title": y_title},
+            "tooltip": [
+                {"field": "jobId", "title": "AWS job"},
+                {"field": "status"},
+                {"field": "durationSeconds", "title": "Duration (s)"},
+                {"field": "documentsScanned", "title": "Scanned"},
+                {"field": "documentsIndexed", "title": "Indexed"},
+            ],
+        },
+    }
+
+
 def render_trend_chart(frame: pd.DataFrame) -> None:
-    """Duration and documents of the most recent finished syncs: a trend at a glance."""
+    """Duration and documents of the most recent finished syncs: a trend at a glance.
+
+    Plain Vega-Lite specs rather than Altair objects: Altair's schema validation alone cost
+    more than the rest of the page (measured by bench/bench_console.py).
+    """
     recent = frame.dropna(subset=["durationSeconds"]).nlargest(TREND_SYNCS, "startedAt")
     if len(recent) < 2:
         return
     st.subheader("Recent syncs")
-    base = alt.Chart(recent).encode(
-        x=alt.X("startedAt:T", title="Started"),
-        tooltip=["jobId", "status", "durationSeconds", "documentsScanned", "documentsIndexed"],
-    )
     left, right = st.columns(2)
-    left.altair_chart(
-        base.mark_bar().encode(y=alt.Y("durationSeconds:Q", title="Duration (s)")),
-        use_container_width=True,
+    left.vega_lite_chart(
+        recent, _trend_spec("durationSeconds", "Duration (s)", {"type": "bar"}), width="stretch"
     )
-    right.altair_chart(
-        base.mark_line(point=True).encode(y=alt.Y("documentsScanned:Q", title="Documents scanned")),
-        use_container_width=True,
+    right.vega_lite_chart(
+        recent,
+        _trend_spec("documentsScanned", "Documents scanned", {"type": "line", "point": True}),
+        width="stretch",
     )
