@@ -209,13 +209,8 @@ class SyncEngine:
     def _watch_existing(self, monitor: _Monitor) -> None:
         execution = self.store.get(monitor.execution_id)
         job = self._get_job(monitor, execution.job_id)
-        self._log(
-            monitor.execution_id,
-            LOG_STATUS.format(status=job["status"]),
-            aws_status=job["status"],
-            status=map_aws_status(job["status"]),
-            statistics=job.get("statistics") or {},
-        )
+        if job["status"] in AWS_RUNNING_STATUSES:
+            self._record_progress(monitor.execution_id, job)
         self._watch(monitor, job)
 
     def _get_job(self, monitor: _Monitor, job_id: str) -> dict:
@@ -251,16 +246,19 @@ class SyncEngine:
                 )
                 continue
             seen = (job["status"], job.get("statistics"))
-            if seen != last_seen:
+            if seen != last_seen and job["status"] in AWS_RUNNING_STATUSES:
                 last_seen = seen
-                self._log(
-                    monitor.execution_id,
-                    LOG_STATUS.format(status=job["status"]),
-                    aws_status=job["status"],
-                    status=map_aws_status(job["status"]),
-                    statistics=job.get("statistics") or {},
-                )
-        self._finish(monitor.execution_id, job)
+                self._record_progress(monitor.execution_id, job)
+        self._finish(monitor.execution_id, job, status_line=True)
+
+    def _record_progress(self, execution_id: str, job: dict) -> None:
+        self._log(
+            execution_id,
+            LOG_STATUS.format(status=job["status"]),
+            aws_status=job["status"],
+            status=map_aws_status(job["status"]),
+            statistics=job.get("statistics") or {},
+        )
 
     def _send_stop(self, monitor: _Monitor, job_id: str) -> None:
         self._log(monitor.execution_id, LOG_STOP_REQUESTED.format(job_id=job_id))
@@ -279,11 +277,13 @@ class SyncEngine:
                 LOG_AWS_ERROR.format(error=describe_aws_error(error, monitor.credentials)),
             )
 
-    def _finish(self, execution_id: str, job: dict) -> None:
-        """Record a job's final state: status, statistics, failure reasons, finishedAt."""
+    def _finish(self, execution_id: str, job: dict, *, status_line: bool = False) -> None:
+        """Record a job's final state, all in one write: a reader never sees a final status
+        without its finishedAt, statistics and closing log lines."""
         status = map_aws_status(job["status"])
         reasons = list(job.get("failureReasons") or [])
-        lines = [LOG_FAILURE_REASON.format(reason=reason) for reason in reasons]
+        lines = [LOG_STATUS.format(status=job["status"])] if status_line else []
+        lines += [LOG_FAILURE_REASON.format(reason=reason) for reason in reasons]
         lines.append(
             {
                 ExecutionStatus.COMPLETADO: LOG_COMPLETED,

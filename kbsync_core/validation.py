@@ -25,6 +25,7 @@ REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 RESOURCE_ID_PATTERN = re.compile(r"^[0-9A-Za-z]{10}$")
 # IAM access key ids: AKIA... for long-term keys, ASIA... for temporary ones.
 ACCESS_KEY_ID_PATTERN = re.compile(r"^[A-Z0-9]{16,128}$")
+SECRET_MIN_LENGTH = 16
 PROFILE_NAME_PATTERN = re.compile(r"^[\w.@+=,-]{1,64}$")
 
 TARGET_FIELDS = ("region", "knowledgeBaseId", "dataSourceId")
@@ -142,6 +143,14 @@ def validate_credentials(payload: Mapping[str, Any], *, allow_ambient: bool) -> 
     if any(character.isspace() for character in secret_access_key):
         raise RequestValidationError(
             "secretAccessKey must not contain spaces or line breaks.", "secretAccessKey"
+        )
+    # AWS secret keys are 40 characters. A short one is a typing mistake, and would make
+    # redacting it from messages cut ordinary words apart.
+    if len(secret_access_key) < SECRET_MIN_LENGTH:
+        raise RequestValidationError(
+            f"secretAccessKey must be at least {SECRET_MIN_LENGTH} characters "
+            "(AWS secret access keys have 40).",
+            "secretAccessKey",
         )
     session_token = _string(payload, "sessionToken")
     return AwsCredentials.from_keys(access_key_id, secret_access_key, session_token)

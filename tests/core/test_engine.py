@@ -89,7 +89,8 @@ def test_returns_at_once_with_a_pending_record(engine):
     run_to_end(engine, execution.id)
 
 
-def test_a_sync_completes_with_the_sandboxs_real_counts(engine):
+def test_a_sync_completes_with_the_sandboxs_real_counts(engine, sandboxed):
+    sandboxed.speed = 20  # a couple of seconds: room for polls to see it in progress
     _bucket, documents = documents_in_bucket()
     execution = run_to_end(engine, engine.start_sync(sync_request()).id)
 

@@ -152,3 +152,9 @@ def test_check_fields_reports_every_problem_by_field():
         "accessKeyId": "accessKeyId must be 16 or more capital letters and digits, "
         "such as AKIAIOSFODNN7EXAMPLE."
     }
+
+
+def test_a_short_secret_is_a_typing_mistake():
+    with pytest.raises(RequestValidationError, match="at least 16 characters") as raised:
+        validate_sync_request({**SEED_SYNC_BODY, "secretAccessKey": "x"})
+    assert raised.value.field == "secretAccessKey"
