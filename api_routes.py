@@ -1,5 +1,157 @@
-"""The JSON API's Starlette routes, mounted beside the console by app.py (issue 4 fills this)."""
+"""The JSON API's Starlette routes: read the HTTP request, call kbsync_core.api, write its reply.
+
+app.py mounts these beside the console (`st.App(routes=api_routes())`). Streamlit gives custom
+routes neither auth nor an XSRF check, so each checks the bearer token itself when
+KBSYNC_API_TOKEN is set, and takes bodies only as application/json. Core calls block (SQLite,
+boto3), so they run in the thread pool, never on the event loop that serves every console
+session. Every answer, errors included, is JSON: never Starlette's plain-text pages.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from kbsync_core import api
+from kbsync_core.runtime import Kbsync, get_kbsync
+
+Handler = Callable[[Request, Kbsync], Awaitable[api.ApiReply]]
+
+ANY_METHOD = "*"
 
 
-def api_routes() -> list:
-    return []
+async def read_json_body(request: Request) -> Any:
+    """The body's JSON value; 415, 413 or 400 (as ApiError) when it cannot be one.
+
+    The size is counted as the body arrives, so a client that declares no length, or a false
+    one, still cannot make the server hold more than MAX_BODY_BYTES.
+    """
+    api.check_body_media_type(request.headers.get("content-type"))
+    api.check_declared_length(request.headers.get("content-length"))
+    chunks: list[bytes] = []
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            api.check_received_length(received)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise api.ApiError(api.error_reply(400, api.BODY_INCOMPLETE)) from None
+    return api.parse_json_body(b"".join(chunks))
+
+
+async def health(_request: Request, kbsync: Kbsync) -> api.ApiReply:
+    return api.health(kbsync)
+
+
+async def start_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    return await run_in_threadpool(api.start_sync, kbsync, payload)
+
+
+class SharedReads:
+    """Concurrent requests for the same thing share one read of it.
+
+    Seed 000's clients poll GET /api/sync; many polling one execution at once would each cost
+    a thread and a store read. A request that arrives while a read of the same execution is
+    under way waits for that read instead: its answer is as fresh as one read of its own
+    (the read started at most one read's duration earlier), at a fraction of the cost.
+    """
+
+    def __init__(self) -> None:
+        self._under_way: dict[Any, asyncio.Future] = {}
+
+    async def read(self, key, function: Callable[..., api.ApiReply], *args) -> api.ApiReply:
+        shared = self._under_way.get(key)
+        if shared is None:
+            shared = asyncio.ensure_future(run_in_threadpool(function, *args))
+            self._under_way[key] = shared
+            shared.add_done_callback(lambda _done: self._under_way.pop(key, None))
+        # shield: a client that goes away cancels its own wait, not the others' read.
+        return await asyncio.shield(shared)
+
+
+execution_reads = SharedReads()
+
+
+async def get_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    execution_id = request.query_params.get("executionId")
+    return await execution_reads.read(execution_id, api.get_sync, kbsync, execution_id)
+
+
+async def stop_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    return await run_in_threadpool(api.stop_sync, kbsync, payload)
+
+
+async def sync_history(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    return await run_in_threadpool(api.sync_history, kbsync, payload)
+
+
+async def unknown_endpoint(_request: Request, _kbsync: Kbsync) -> api.ApiReply:
+    return api.error_reply(404, api.UNKNOWN_ENDPOINT)
+
+
+def render(reply: api.ApiReply) -> JSONResponse:
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+class JsonEndpoint:
+    """One path's ASGI endpoint: token, then method (a JSON 405 naming the allowed ones),
+    then the handler for that method.
+
+    An ASGI class rather than a function, because Starlette answers a function route's
+    unlisted methods itself, in plain text.
+    """
+
+    def __init__(self, handlers: dict[str, Handler], *, open_to_all: bool = False):
+        if "GET" in handlers:
+            handlers = {**handlers, "HEAD": handlers["GET"]}
+        self.handlers = handlers
+        self.allowed = ", ".join(sorted(handlers))
+        self.open_to_all = open_to_all
+
+    async def __call__(self, scope, receive, send) -> None:
+        response = await self.serve(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def serve(self, request: Request) -> JSONResponse:
+        try:
+            # Cheap: app.py's lifespan opened the registry before the first request.
+            kbsync = get_kbsync()
+            if not self.open_to_all:
+                denial = api.authorize(
+                    kbsync.settings.api_token, request.headers.get("authorization")
+                )
+                if denial is not None:
+                    return render(denial)
+            handler = self.handlers.get(request.method) or self.handlers.get(ANY_METHOD)
+            if handler is None:
+                message = api.METHOD_NOT_ALLOWED.format(
+                    method=request.method, path=request.url.path, allowed=self.allowed
+                )
+                return render(api.error_reply(405, message, {"Allow": self.allowed}))
+            return render(await handler(request, kbsync))
+        except api.ApiError as error:
+            return render(error.reply)
+        except Exception as error:
+            # A bug of ours still answers JSON, and without the traceback.
+            doing = f"serving {request.method} {request.url.path}"
+            return render(api.internal_error(doing, error))
+
+
+def api_routes() -> list[Route]:
+    """The /api routes; any other path under /api answers a JSON 404, not the console's page."""
+    return [
+        Route("/api/health", JsonEndpoint({"GET": health}, open_to_all=True)),
+        Route("/api/sync", JsonEndpoint({"GET": get_sync, "POST": start_sync})),
+        Route("/api/sync/stop", JsonEndpoint({"POST": stop_sync})),
+        Route("/api/sync-history", JsonEndpoint({"POST": sync_history})),
+        Route("/api", JsonEndpoint({ANY_METHOD: unknown_endpoint})),
+        Route("/api/{rest:path}", JsonEndpoint({ANY_METHOD: unknown_endpoint})),
+    ]

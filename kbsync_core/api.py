@@ -1,0 +1,292 @@
+"""The JSON API's contract, framework-free: seeds 000 and 001, plus kbsync's additions.
+
+Each endpoint is a function that takes what the request carried (the parsed JSON body, or a
+query value) and the process's Kbsync, and returns an ApiReply: an HTTP status and a JSON body.
+api_routes.py only reads the HTTP request, calls one of these, and writes the reply; everything
+a client can rely on (statuses, sentences, shapes) is decided here.
+
+Credentials arrive in request bodies and leave only towards AWS: no reply repeats one, and
+anything logged here about a failure is redacted first.
+"""
+
+import hmac
+import json
+import logging
+import tomllib
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from kbsync_core.aws import describe_aws_error, is_aws_error
+from kbsync_core.engine import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
+from kbsync_core.models import AwsCredentials
+from kbsync_core.runtime import Kbsync
+from kbsync_core.validation import (
+    KEY_FIELDS,
+    RequestValidationError,
+    validate_credentials,
+    validate_history_request,
+    validate_sync_request,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # 1 MB: a sync request is a few hundred bytes
+JSON_MEDIA_TYPE = "application/json"
+# Longer than any id kbsync makes (a UUID is 36): such an id cannot exist, so no lookup.
+EXECUTION_ID_MAX_LENGTH = 64
+BEARER_PREFIX = "bearer "
+BEARER_CHALLENGE = 'Bearer realm="kbsync"'
+PROJECT_NAME = "kbsync"
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+# Seed 000's own sentence (its other two, for missing parameters, live in validation.py).
+EXECUTION_NOT_FOUND = "No se encontró la ejecución solicitada."
+
+# kbsync's additions, in the words of the validation messages (which name the field).
+BODY_NOT_JSON = "The request body is not valid JSON."
+BODY_NOT_OBJECT = "The request body must be a JSON object."
+BODY_TOO_LARGE = f"The request body is larger than {MAX_BODY_BYTES} bytes."
+BODY_INCOMPLETE = "The client went away before sending the whole request body."
+BODY_NOT_DECLARED_JSON = "Send the request body as JSON, with Content-Type: application/json."
+EXECUTION_ID_REQUIRED = "executionId is required."
+EXECUTION_ID_NOT_STRING = "executionId must be a string."
+KEYS_GO_TOGETHER = "accessKeyId and secretAccessKey go together: send both, or neither."
+NOT_MONITORED_SEND_CREDENTIALS = (
+    "This process is not watching this execution (it was started before a restart). "
+    "Send accessKeyId and secretAccessKey (and sessionToken, if any) to stop it with them."
+)
+BEARER_REQUIRED = "This API requires a header Authorization: Bearer <KBSYNC_API_TOKEN>."
+BEARER_REJECTED = "The bearer token is not valid."
+METHOD_NOT_ALLOWED = "{method} is not allowed on {path}; allowed: {allowed}."
+UNKNOWN_ENDPOINT = (
+    "There is no API endpoint here. Endpoints: GET /api/health, POST /api/sync, "
+    "GET /api/sync?executionId=..., POST /api/sync/stop, POST /api/sync-history."
+)
+INTERNAL_ERROR = "Internal error in kbsync ({kind}); the server's log has the details."
+
+
+@dataclass(frozen=True)
+class ApiReply:
+    """What an endpoint answers: the HTTP status, the JSON body, any extra headers."""
+
+    status: int
+    body: dict
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ApiError(Exception):
+    """Raised by the request-reading helpers when the answer is already decided (a 4xx)."""
+
+    def __init__(self, reply: ApiReply):
+        super().__init__(reply.body.get("error"))
+        self.reply = reply
+
+
+def error_reply(status: int, message: str, headers: dict[str, str] | None = None) -> ApiReply:
+    return ApiReply(status, {"error": message}, headers or {})
+
+
+# -- reading a request -----------------------------------------------------------------------
+
+
+def authorize(expected_token: str | None, authorization: str | None) -> ApiReply | None:
+    """None when the request may go on; otherwise the 401 to answer.
+
+    With no KBSYNC_API_TOKEN configured the API is open, as the seeds' is. The comparison
+    takes the same time whatever the token, so it cannot be guessed a character at a time.
+    """
+    if expected_token is None:
+        return None
+    challenge = {"WWW-Authenticate": BEARER_CHALLENGE}
+    if not authorization or authorization[: len(BEARER_PREFIX)].lower() != BEARER_PREFIX:
+        return error_reply(401, BEARER_REQUIRED, challenge)
+    presented = authorization[len(BEARER_PREFIX) :].strip()
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and any header may hold them.
+    if not hmac.compare_digest(presented.encode(), expected_token.encode()):
+        return error_reply(
+            401, BEARER_REJECTED, {"WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_token"'}
+        )
+    return None
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """application/json, with or without parameters (charset), or any +json type.
+
+    Requiring it is what keeps a web page from posting to the API across origins: a browser
+    sends a cross-origin JSON content type only after a CORS preflight, which kbsync refuses.
+    """
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == JSON_MEDIA_TYPE or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def check_body_media_type(content_type: str | None) -> None:
+    if not is_json_media_type(content_type):
+        raise ApiError(error_reply(415, BODY_NOT_DECLARED_JSON))
+
+
+def check_declared_length(content_length: str | None) -> None:
+    """Refuse early a body declared too large; the reader still counts what really arrives."""
+    declared = (content_length or "").strip()
+    # isascii: "²".isdigit() is True, and int() refuses it.
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(error_reply(413, BODY_TOO_LARGE))
+
+
+def check_received_length(received_bytes: int) -> None:
+    if received_bytes > MAX_BODY_BYTES:
+        raise ApiError(error_reply(413, BODY_TOO_LARGE))
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """The body's JSON value (any kind: each endpoint says what it needs) or a 400."""
+    try:
+        return json.loads(raw)
+    # ValueError covers bad JSON, bad UTF-8 and over-long integers; RecursionError a body
+    # nested thousands deep, which fits well within 1 MB.
+    except (ValueError, RecursionError):
+        raise ApiError(error_reply(400, BODY_NOT_JSON)) from None
+
+
+# -- the endpoints ---------------------------------------------------------------------------
+
+
+def health(kbsync: Kbsync) -> ApiReply:
+    """GET /api/health: open to all (no token), so it says nothing an attacker could use."""
+    return ApiReply(200, {"ok": True, "backend": kbsync.settings.backend, "version": version()})
+
+
+def start_sync(kbsync: Kbsync, payload: Any) -> ApiReply:
+    """POST /api/sync (seed 000): 202 {"executionId"} at once; the sync runs in the background."""
+    try:
+        request = validate_sync_request(
+            payload, allow_ambient=kbsync.settings.allow_ambient_credentials
+        )
+    except RequestValidationError as error:
+        return error_reply(400, error.message)
+    try:
+        execution = kbsync.engine.start_sync(request)
+    except Exception as error:
+        return internal_error("starting a sync", error, request.credentials)
+    return ApiReply(202, {"executionId": execution.id})
+
+
+def get_sync(kbsync: Kbsync, execution_id: str | None) -> ApiReply:
+    """GET /api/sync?executionId=... (seed 000): the execution, with its logs."""
+    execution_id = (execution_id or "").strip()
+    if not execution_id:
+        return error_reply(400, EXECUTION_ID_REQUIRED)
+    if len(execution_id) > EXECUTION_ID_MAX_LENGTH:
+        return error_reply(404, EXECUTION_NOT_FOUND)
+    try:
+        execution = kbsync.engine.get(execution_id)
+    except Exception as error:
+        return internal_error("reading an execution", error)
+    if execution is None:
+        return error_reply(404, EXECUTION_NOT_FOUND)
+    return ApiReply(200, execution.to_dict())
+
+
+def stop_sync(kbsync: Kbsync, payload: Any) -> ApiReply:
+    """POST /api/sync/stop {"executionId"}: 202 with the execution, whose job is stopping.
+
+    An execution started before a restart has nobody holding its credentials: the body may
+    carry them as /api/sync's does, and the execution is then watched to its end with them.
+    """
+    if not isinstance(payload, Mapping):
+        return error_reply(400, BODY_NOT_OBJECT)
+    execution_id = payload.get("executionId")
+    if execution_id is None or (isinstance(execution_id, str) and not execution_id.strip()):
+        return error_reply(400, EXECUTION_ID_REQUIRED)
+    if not isinstance(execution_id, str):
+        return error_reply(400, EXECUTION_ID_NOT_STRING)
+    execution_id = execution_id.strip()
+    if len(execution_id) > EXECUTION_ID_MAX_LENGTH:
+        return error_reply(404, EXECUTION_NOT_FOUND)
+    try:
+        credentials = _stop_credentials(payload, kbsync.settings.allow_ambient_credentials)
+    except RequestValidationError as error:
+        return error_reply(400, error.message)
+    try:
+        execution = kbsync.engine.stop_sync(execution_id, credentials)
+    except ExecutionNotFoundError:
+        return error_reply(404, EXECUTION_NOT_FOUND)
+    except ExecutionFinishedError as error:
+        return error_reply(409, str(error))
+    except NotMonitoredError as error:
+        message = NOT_MONITORED_SEND_CREDENTIALS if credentials is None else str(error)
+        return error_reply(409, message)
+    except Exception as error:
+        return internal_error("stopping a sync", error, credentials)
+    return ApiReply(202, execution.to_dict())
+
+
+def sync_history(kbsync: Kbsync, payload: Any) -> ApiReply:
+    """POST /api/sync-history (seed 001): AWS's jobs merged with local executions, one per sync.
+
+    An AWS error (unknown knowledge base, access denied...) is a 500 with AWS's own words, as
+    the seed has it; reading with valid credentials also settles executions a killed process
+    left unfinished.
+    """
+    try:
+        request = validate_history_request(
+            payload, allow_ambient=kbsync.settings.allow_ambient_credentials
+        )
+    except RequestValidationError as error:
+        return error_reply(400, error.message)
+    try:
+        rows = kbsync.history.read(request)
+    except Exception as error:
+        if is_aws_error(error):
+            message = describe_aws_error(error, request.credentials)
+            logger.warning("Reading sync history from AWS failed: %s", message)
+            return error_reply(500, message)
+        return internal_error("reading sync history", error, request.credentials)
+    return ApiReply(200, {"executions": rows})
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _stop_credentials(payload: Mapping, allow_ambient: bool) -> AwsCredentials | None:
+    """Keys from the body when it has any; else the server's own, where it may lend them."""
+    given = [name for name in KEY_FIELDS if payload.get(name) not in (None, "")]
+    if not given and payload.get("sessionToken") in (None, ""):
+        # A named profile or the default chain, only where the server lends its identity.
+        return validate_credentials(payload, allow_ambient=True) if allow_ambient else None
+    if len(given) != len(KEY_FIELDS):
+        raise RequestValidationError(KEYS_GO_TOGETHER, "accessKeyId")
+    return validate_credentials(payload, allow_ambient=False)
+
+
+def internal_error(
+    doing: str, error: BaseException, credentials: AwsCredentials | None = None
+) -> ApiReply:
+    """A 500 that names the kind of failure only: the details (redacted) go to the log.
+
+    `doing` says what kbsync was doing ("starting a sync"), for whoever reads the log.
+    """
+    details = "".join(traceback.format_exception(error))
+    if credentials is not None:
+        details = credentials.redact(details)
+    logger.error("Internal error while %s:\n%s", doing, details)
+    return error_reply(500, INTERNAL_ERROR.format(kind=type(error).__name__))
+
+
+@cache
+def version() -> str:
+    """kbsync's version: the installed package's, or pyproject.toml's in a checkout."""
+    try:
+        return metadata.version(PROJECT_NAME)
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        return tomllib.loads(PYPROJECT.read_text())["project"]["version"]
+    except (OSError, KeyError, ValueError):
+        return "unknown"
