@@ -55,7 +55,11 @@ def current_connection(kbsync: Kbsync) -> Connection | None:
     """The sidebar's connection when every field is valid, else None."""
     values = _form_values()
     allow_ambient = kbsync.settings.allow_ambient_credentials
-    if check_fields(values, allow_ambient=allow_ambient):
+    return _connection(values, check_fields(values, allow_ambient=allow_ambient), allow_ambient)
+
+
+def _connection(values: dict, problems: dict, allow_ambient: bool) -> Connection | None:
+    if problems:
         return None
     return Connection(
         validate_target(values), validate_credentials(values, allow_ambient=allow_ambient)
@@ -163,4 +167,4 @@ def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
         _problem(problems, "sessionToken")
         if kbsync.settings.uses_sandbox:
             st.caption("On the sandbox any well-formed key works, e.g. AKIAIOSFODNN7EXAMPLE.")
-    return current_connection(kbsync)
+    return _connection(values, problems, allow_ambient)

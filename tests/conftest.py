@@ -24,5 +24,6 @@ def fast_settings(tmp_path) -> Settings:
         backend="sandbox",
         database_url=f"sqlite:///{tmp_path}/kbsync.sqlite3",
         poll_seconds=FAST_POLL_SECONDS,
+        sandbox_speed=200,  # for a Kbsync that opens its own sandbox
         aws_max_attempts=1,  # let the engine itself see each transient error
     )

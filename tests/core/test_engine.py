@@ -212,16 +212,22 @@ def test_an_aws_error_ends_fallido_with_its_code(engine, target, credentials, co
     assert execution.job_id is None
 
 
+def leave_running_execution(sandboxed, settings):
+    """A process starts a sync and goes away while it runs, leaving it EN_EJECUCION."""
+    sandboxed.speed = 2
+    store = ExecutionStore(settings.database_url)
+    engine = SyncEngine(settings, store)
+    execution = engine.start_sync(sync_request())
+    wait_for(lambda: store.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
+    engine.close()
+    store.close()
+    return execution
+
+
 def test_a_restart_resumes_a_running_execution_without_starting_another_job(
     sandboxed, fast_settings
 ):
-    sandboxed.speed = 2
-    first_store = ExecutionStore(fast_settings.database_url)
-    first_engine = SyncEngine(fast_settings, first_store)
-    execution = first_engine.start_sync(sync_request())
-    wait_for(lambda: first_store.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
-    first_engine.close()  # the process goes away; the execution is left running
-    first_store.close()
+    execution = leave_running_execution(sandboxed, fast_settings)
 
     store = ExecutionStore(fast_settings.database_url)
     engine = SyncEngine(fast_settings, store)
@@ -258,13 +264,7 @@ def test_a_restart_before_the_job_id_was_saved_reuses_the_client_token(engine, s
 def test_without_credentials_a_restart_marks_interrupted_and_history_reconciles(
     sandboxed, fast_settings
 ):
-    sandboxed.speed = 2
-    first_store = ExecutionStore(fast_settings.database_url)
-    first_engine = SyncEngine(fast_settings, first_store)
-    execution = first_engine.start_sync(sync_request())
-    wait_for(lambda: first_store.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
-    first_engine.close()
-    first_store.close()
+    execution = leave_running_execution(sandboxed, fast_settings)
     sandboxed.finish_running_jobs()
 
     store = ExecutionStore(fast_settings.database_url)

@@ -27,15 +27,8 @@ def test_only_the_sandbox_or_an_explicit_setting_lends_the_process_credentials()
     assert process_credentials(Settings(backend="aws", allow_ambient_credentials=True))
 
 
-def test_a_sandbox_process_syncs_and_reads_history_end_to_end(tmp_path):
-    kbsync = Kbsync.open(
-        Settings(
-            backend="sandbox",
-            database_url=f"sqlite:///{tmp_path}/kbsync.sqlite3",
-            poll_seconds=0.02,
-            sandbox_speed=200,
-        )
-    )
+def test_a_sandbox_process_syncs_and_reads_history_end_to_end(fast_settings):
+    kbsync = Kbsync.open(fast_settings)
     try:
         request = validate_sync_request(
             {

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kbsync_core.config import Settings
 from kbsync_core.runtime import Kbsync, install_kbsync
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -14,15 +13,8 @@ SECRET = "uiTestSecret/DoNotShow+0123456789abcdefgh"
 
 
 @pytest.fixture
-def kbsync(tmp_path):
-    kbsync = Kbsync.open(
-        Settings(
-            backend="sandbox",
-            database_url=f"sqlite:///{tmp_path}/kbsync.sqlite3",
-            poll_seconds=0.02,
-            sandbox_speed=200,
-        )
-    )
+def kbsync(fast_settings):
+    kbsync = Kbsync.open(fast_settings)
     install_kbsync(kbsync)
     yield kbsync
     install_kbsync(None)
