@@ -42,9 +42,9 @@ def render_history_table(frame: pd.DataFrame) -> str | None:
         on_select="rerun",
         selection_mode="single-row",
         column_config={
-            "Started (UTC)": when(format="YYYY-MM-DD HH:mm:ss"),
-            "Finished (UTC)": when(format="YYYY-MM-DD HH:mm:ss"),
-            "Description": st.column_config.TextColumn(width="medium"),
+            "Started (UTC)": when(format="YYYY-MM-DD HH:mm"),
+            "Finished (UTC)": when(format="YYYY-MM-DD HH:mm"),
+            "Description": st.column_config.TextColumn(width="small"),
         },
     )
     selected = event.selection.rows if event else []
