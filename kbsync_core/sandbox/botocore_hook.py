@@ -12,6 +12,7 @@ import re
 import threading
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from functools import cache
 from io import BytesIO
@@ -28,6 +29,7 @@ from .model import error_status, operation_model
 from .state import BedrockAgentSimulation
 
 EVENT_NAME = "before-send.bedrock-agent"
+CALLS_KEPT = 10_000
 # SigV4: "AWS4-HMAC-SHA256 Credential=<access key id>/<date>/<region>/<service>/aws4_request"
 CREDENTIAL_SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/")
 
@@ -44,7 +46,8 @@ class BedrockAgentHook:
         self._simulation = simulation
         self._faults = faults
         self._calls_lock = threading.Lock()
-        self._calls: list[tuple[str, dict]] = []
+        # The newest calls only: a sandbox serving `make run` for days must not grow forever.
+        self._calls: deque[tuple[str, dict]] = deque(maxlen=CALLS_KEPT)
         self.stopped = False
 
     @property
