@@ -66,6 +66,10 @@ LOG_INTERRUPTED = (
     "seguirla; tomará su estado final de AWS cuando se consulte el historial del data source."
 )
 LOG_RECONCILED = "Estado final recuperado desde AWS: {status}"
+LOG_SANDBOX_RESTARTED = (
+    "El proceso se reinició y el sandbox integrado no conserva sus jobs: "
+    "esta sincronización simulada se perdió."
+)
 LOG_LOST_BEFORE_JOB = (
     "La ejecución se interrumpió antes de que AWS confirmara el Ingestion Job; "
     "no hay job que seguir."
@@ -120,7 +124,8 @@ class SyncEngine:
     def start_sync(self, request: SyncRequest) -> Execution:
         """Create the execution and return it at once; a background thread does the rest."""
         execution = self._create(request.target, request.description)
-        self._launch(execution.id, request.target, request.credentials, self._start_and_watch)
+        monitor = self._register(execution.id, request.target, request.credentials)
+        self._start(monitor, self._start_and_watch)
         return execution
 
     def monitor_job(
@@ -130,10 +135,19 @@ class SyncEngine:
         job_id: str,
         description: str = DEFAULT_DESCRIPTION,
     ) -> Execution:
-        """A new execution that watches a job someone else started (after a conflict, say)."""
+        """An execution that watches a job someone else started (after a conflict, say).
+
+        A job already watched by an unfinished local execution keeps that one: one sync, one
+        execution, one monitor, however often an operator presses the button.
+        """
+        existing = self.store.find_by_job_ids(target, [job_id]).get(job_id)
+        if existing is not None and not existing.status.is_final:
+            self.resume(existing, credentials)  # does nothing if it is already watched
+            return self.store.get(existing.id)
         execution = self._create(target, description, job_id=job_id)
+        monitor = self._register(execution.id, target, credentials)
         self.store.record(execution.id, log=[log_line(LOG_ATTACHED.format(job_id=job_id))])
-        self._launch(execution.id, target, credentials, self._watch_existing)
+        self._start(monitor, self._watch_existing)
         return self.store.get(execution.id)
 
     def _create(self, target: SyncTarget, description: str, job_id: str | None = None):
@@ -150,16 +164,26 @@ class SyncEngine:
         self.store.add(execution)
         return execution
 
-    def _launch(self, execution_id, target, credentials, work) -> None:
+    def _register(self, execution_id, target, credentials) -> _Monitor | None:
+        """Claim an execution for a new monitor; None if one already watches it.
+
+        Checking and claiming under one lock is what keeps two callers (two history reads
+        reconciling at once, say) from starting two monitors for one execution.
+        """
         if self._shutting_down.is_set():
             raise RuntimeError("The sync engine is shutting down.")
-        monitor = _Monitor(execution_id, target, credentials)
-        monitor.thread = threading.Thread(
-            target=self._run, args=(monitor, work), name=f"kbsync-monitor-{execution_id[:8]}",
-            daemon=True,
-        )
         with self._lock:
+            if execution_id in self._monitors:
+                return None
+            monitor = _Monitor(execution_id, target, credentials)
             self._monitors[execution_id] = monitor
+            return monitor
+
+    def _start(self, monitor: _Monitor, work) -> None:
+        monitor.thread = threading.Thread(
+            target=self._run, args=(monitor, work),
+            name=f"kbsync-monitor-{monitor.execution_id[:8]}", daemon=True,
+        )
         monitor.thread.start()
 
     # -- the worker --------------------------------------------------------------------------
@@ -384,12 +408,11 @@ class SyncEngine:
         The retry reuses the execution's clientToken, so if AWS did create the job before the
         process died, StartIngestionJob answers with that job instead of starting another.
         """
-        with self._lock:
-            if execution.id in self._monitors:
-                return
+        monitor = self._register(execution.id, execution.target, credentials)
+        if monitor is None:
+            return
         self.store.record(execution.id, log=[log_line(LOG_RESUMED)], interrupted=False)
-        work = self._watch_existing if execution.job_id else self._start_and_watch
-        self._launch(execution.id, execution.target, credentials, work)
+        self._start(monitor, self._watch_existing if execution.job_id else self._start_and_watch)
 
     def recover_after_restart(self, credentials: AwsCredentials | None) -> list[str]:
         """At start-up: resume what was left running, with `credentials` if the process has any;
@@ -407,6 +430,21 @@ class SyncEngine:
                     execution.id, log=[log_line(LOG_INTERRUPTED)], interrupted=True
                 )
         return found
+
+    def abandon_unfinished(self, reason: str) -> list[str]:
+        """At start-up, when nothing can follow what a previous process left running (the
+        embedded sandbox's jobs die with it): end those executions FALLIDO, saying why."""
+        abandoned = []
+        for execution in self.store.list_unfinished():
+            abandoned.append(execution.id)
+            self.store.record(
+                execution.id,
+                log=[log_line(reason)],
+                status=ExecutionStatus.FALLIDO,
+                finished_at=iso_utc(utc_now()),
+                interrupted=False,
+            )
+        return abandoned
 
     def reconcile_interrupted(
         self, target: SyncTarget, credentials: AwsCredentials, aws_jobs: dict[str, dict]

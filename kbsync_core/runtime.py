@@ -9,7 +9,7 @@ import threading
 
 from kbsync_core.aws import AwsClients
 from kbsync_core.config import Settings, load_settings
-from kbsync_core.engine import SyncEngine
+from kbsync_core.engine import LOG_SANDBOX_RESTARTED, SyncEngine
 from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials
 from kbsync_core.store import ExecutionStore
@@ -18,14 +18,10 @@ logger = logging.getLogger(__name__)
 
 
 def process_credentials(settings: Settings) -> AwsCredentials | None:
-    """Credentials the process has of its own, to resume executions after a restart.
-
-    On the sandbox any credentials do; against AWS only the default chain, and only where the
-    server is configured to lend its identity (KBSYNC_ALLOW_AMBIENT_CREDENTIALS).
-    """
-    if settings.uses_sandbox or settings.allow_ambient_credentials:
-        return AwsCredentials()
-    return None
+    """Credentials the process has of its own, to resume executions after a restart: boto3's
+    default chain, only where the server is configured to lend its identity
+    (KBSYNC_ALLOW_AMBIENT_CREDENTIALS)."""
+    return AwsCredentials() if settings.allow_ambient_credentials else None
 
 
 class Kbsync:
@@ -49,9 +45,13 @@ class Kbsync:
     @classmethod
     def open(cls, settings: Settings | None = None) -> "Kbsync":
         kbsync = cls(settings or load_settings())
-        resumed = kbsync.engine.recover_after_restart(process_credentials(kbsync.settings))
-        if resumed:
-            logger.info("Found %d executions left unfinished by a previous run", len(resumed))
+        if kbsync.settings.uses_sandbox:
+            # The embedded sandbox starts empty: the jobs of a previous run are gone with it.
+            found = kbsync.engine.abandon_unfinished(LOG_SANDBOX_RESTARTED)
+        else:
+            found = kbsync.engine.recover_after_restart(process_credentials(kbsync.settings))
+        if found:
+            logger.info("Found %d executions left unfinished by a previous run", len(found))
         return kbsync
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """The engine end to end on the sandbox: what an operator sees in an execution's record."""
 
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -162,24 +163,63 @@ def test_a_stop_requested_before_the_job_starts_still_stops_it(engine, sandboxed
 
 def test_conflict_names_the_running_job_and_attaching_monitors_it(engine, sandboxed):
     sandboxed.speed = 2
-    first = engine.start_sync(sync_request())
-    running = wait_for(lambda: engine.get(first.id).job_id)
+    outside = boto3.client("bedrock-agent", region_name=SANDBOX_REGION)
+    running = outside.start_ingestion_job(  # someone else's sync, e.g. from the AWS console
+        knowledgeBaseId=TARGET.knowledge_base_id, dataSourceId=TARGET.data_source_id
+    )["ingestionJob"]["ingestionJobId"]
 
-    second = run_to_end(engine, engine.start_sync(sync_request()).id)
-    assert second.status is ExecutionStatus.FALLIDO
-    assert second.conflict_job_id == running
-    assert any("ConflictException" in line for line in second.logs)
+    refused = run_to_end(engine, engine.start_sync(sync_request()).id)
+    assert refused.status is ExecutionStatus.FALLIDO
+    assert refused.conflict_job_id == running
+    assert any("ConflictException" in line for line in refused.logs)
     assert any(
         f"Ya hay un Ingestion Job en curso en este data source: {running}" in line
-        for line in second.logs
+        for line in refused.logs
     )
 
-    attached = engine.monitor_job(TARGET, CREDENTIALS, second.conflict_job_id)
+    attached = engine.monitor_job(TARGET, CREDENTIALS, refused.conflict_job_id)
     assert attached.job_id == running
     assert any(f"Monitorizando Ingestion Job existente: {running}" in x for x in attached.logs)
+    # Pressing the button again watches the same execution, not a second one.
+    assert engine.monitor_job(TARGET, CREDENTIALS, running).id == attached.id
+    assert engine.running_count() == 1
     sandboxed.speed = 200
     assert run_to_end(engine, attached.id).status is ExecutionStatus.COMPLETADO
+
+
+def test_attaching_to_a_job_kbsync_already_watches_returns_that_execution(engine, sandboxed):
+    sandboxed.speed = 2
+    first = engine.start_sync(sync_request())
+    running = wait_for(lambda: engine.get(first.id).job_id)
+    assert engine.monitor_job(TARGET, CREDENTIALS, running).id == first.id
+    assert engine.running_count() == 1
+    sandboxed.speed = 200
     assert run_to_end(engine, first.id).status is ExecutionStatus.COMPLETADO
+
+
+def test_concurrent_resumes_start_one_monitor(sandboxed, fast_settings):
+    execution = leave_running_execution(sandboxed, fast_settings)
+    store = ExecutionStore(fast_settings.database_url)
+    engine = SyncEngine(fast_settings, store)
+    try:
+        barrier = threading.Barrier(4)
+
+        def resume():
+            barrier.wait()
+            engine.resume(store.get(execution.id), CREDENTIALS)
+
+        threads = [threading.Thread(target=resume) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert engine.running_count() == 1
+        sandboxed.speed = 200
+        resumed = run_to_end(engine, execution.id)
+        assert sum("Reanudando" in line for line in resumed.logs) == 1
+    finally:
+        engine.close()
+        store.close()
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The process registry as a server opens it: settings from the environment, sandbox included."""
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from kbsync_core.config import Settings
@@ -21,10 +22,34 @@ def test_every_setting_is_documented_in_the_readme():
     assert not [name for name in variables if f"`{name}`" not in readme]
 
 
-def test_only_the_sandbox_or_an_explicit_setting_lends_the_process_credentials():
-    assert process_credentials(Settings(backend="sandbox")) is not None
+def test_only_an_explicit_setting_lends_the_process_its_credentials():
     assert process_credentials(Settings(backend="aws")) is None
+    assert process_credentials(Settings(backend="sandbox")) is None
     assert process_credentials(Settings(backend="aws", allow_ambient_credentials=True))
+
+
+def test_a_restarted_sandbox_process_ends_what_its_lost_sandbox_was_running(fast_settings):
+    kbsync = Kbsync.open(replace(fast_settings, sandbox_speed=1))
+    request = validate_sync_request(
+        {
+            "region": SANDBOX_REGION,
+            "knowledgeBaseId": SANDBOX_KNOWLEDGE_BASE_ID,
+            "dataSourceId": SANDBOX_DATA_SOURCE_ID,
+            "accessKeyId": "AKIAKBSYNCTESTKEY001",
+            "secretAccessKey": TEST_SECRET,
+        }
+    )
+    execution = kbsync.engine.start_sync(request)
+    kbsync.close()  # the process stops with the sync still running
+
+    again = Kbsync.open(fast_settings)
+    try:
+        lost = again.store.get(execution.id)
+        assert lost.status is ExecutionStatus.FALLIDO
+        assert lost.finished_at
+        assert "el sandbox integrado no conserva sus jobs" in lost.logs[-1]
+    finally:
+        again.close()
 
 
 def test_a_sandbox_process_syncs_and_reads_history_end_to_end(fast_settings):
