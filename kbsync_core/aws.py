@@ -7,17 +7,20 @@ than a call.
 """
 
 import threading
+from collections import OrderedDict
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
 
 from kbsync_core.config import Settings
-from kbsync_core.logsafety import install_log_redaction, remember_secret
+from kbsync_core.logsafety import forget_secret, install_log_redaction, remember_secret
 from kbsync_core.models import AwsCredentials
 
 BEDROCK_AGENT = "bedrock-agent"
 USER_AGENT_EXTRA = "kbsync"
+MAX_CLIENTS = 256
 
 # Error codes AWS uses for "try again later": polling goes on through them.
 TRANSIENT_ERROR_CODES = frozenset(
@@ -41,7 +44,12 @@ TRANSIENT_BOTOCORE_ERRORS = (
 
 
 class AwsClients:
-    """Builds and keeps bedrock-agent clients, one per (credentials, region); thread-safe."""
+    """Builds and keeps bedrock-agent clients, one per (credentials, region); thread-safe.
+
+    Clients for explicit keys all come from one botocore session, so the service model is
+    loaded once (a session per key set cost ~10 MB each). The newest MAX_CLIENTS are kept: a
+    server whose callers rotate temporary credentials must not grow without end.
+    """
 
     def __init__(self, settings: Settings):
         self._config = Config(
@@ -51,26 +59,42 @@ class AwsClients:
             read_timeout=settings.aws_read_timeout,
             user_agent_extra=USER_AGENT_EXTRA,
         )
-        self._clients: dict[tuple, object] = {}
+        self._clients: OrderedDict[tuple, tuple[object, AwsCredentials]] = OrderedDict()
         self._lock = threading.Lock()
+        self._shared_session: botocore.session.Session | None = None
         install_log_redaction()
 
     def bedrock_agent(self, credentials: AwsCredentials, region: str):
         key = (credentials.cache_key, region)
         with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                remember_secret(credentials.secret_access_key, credentials.session_token)
-                session = boto3.Session(
-                    aws_access_key_id=credentials.access_key_id,
-                    aws_secret_access_key=credentials.secret_access_key,
-                    aws_session_token=credentials.session_token,
-                    profile_name=credentials.profile_name,
-                    region_name=region,
-                )
-                client = session.client(BEDROCK_AGENT, config=self._config)
-                self._clients[key] = client
+            if key in self._clients:
+                self._clients.move_to_end(key)
+                return self._clients[key][0]
+            remember_secret(credentials.secret_access_key, credentials.session_token)
+            client = self._build(credentials, region)
+            self._clients[key] = (client, credentials)
+            if len(self._clients) > MAX_CLIENTS:
+                _evicted, (_client, old_credentials) = self._clients.popitem(last=False)
+                still_used = (kept.cache_key for _client, kept in self._clients.values())
+                if old_credentials.cache_key not in still_used:
+                    forget_secret(old_credentials.secret_access_key, old_credentials.session_token)
             return client
+
+    def _build(self, credentials: AwsCredentials, region: str):
+        if not credentials.is_explicit:
+            # A profile or the default chain: boto3 resolves it as it always does.
+            session = boto3.Session(profile_name=credentials.profile_name, region_name=region)
+            return session.client(BEDROCK_AGENT, config=self._config)
+        if self._shared_session is None:
+            self._shared_session = botocore.session.get_session()
+        return self._shared_session.create_client(
+            BEDROCK_AGENT,
+            region_name=region,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            config=self._config,
+        )
 
     def clear(self) -> None:
         with self._lock:

@@ -32,6 +32,11 @@ def remember_secret(*secrets: str | None) -> None:
         _secrets.update(secret for secret in secrets if secret)
 
 
+def forget_secret(*secrets: str | None) -> None:
+    with _secrets_lock:
+        _secrets.difference_update(secret for secret in secrets if secret)
+
+
 def redact_known_secrets(text: str) -> str:
     with _secrets_lock:
         secrets = list(_secrets)
