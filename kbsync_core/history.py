@@ -18,6 +18,7 @@ from kbsync_core.models import (
     AWS_SOURCE,
     AWS_TERMINAL_STATUSES,
     Execution,
+    ExecutionStatus,
     SyncTarget,
     map_aws_status,
 )
@@ -101,14 +102,16 @@ def merge_history(local: list[Execution], aws_rows: list[dict]) -> list[dict]:
         aws_row = aws_by_job.get(execution.job_id or "")
         if aws_row is not None:
             claimed_jobs.add(execution.job_id)
-            if not execution.status.is_final:
-                # AWS knows better than a run we are not (or no longer) watching to the end.
+            watch_lost = execution.status is ExecutionStatus.FALLIDO and "finishedAt" in aws_row
+            if not execution.status.is_final or watch_lost:
+                # AWS knows better than a run we are not (or no longer) watching to the end,
+                # or one whose watching failed (an expired token, say) while the job went on.
                 row["status"] = aws_row["status"]
                 row["awsStatus"] = aws_row["awsStatus"]
                 if "finishedAt" in aws_row:
                     row["finishedAt"] = aws_row["finishedAt"]
             if aws_row["statistics"] and (
-                not execution.status.is_final or not execution.statistics
+                not execution.status.is_final or watch_lost or not execution.statistics
             ):
                 row["statistics"] = aws_row["statistics"]
         merged.append(row)
@@ -188,6 +191,7 @@ class HistoryService:
         self._lock = threading.Lock()
         # One lock per cache key, so that many sessions asking at once make one AWS call.
         self._key_locks: dict[tuple, threading.Lock] = {}
+        self._failure_reasons: dict[tuple, list[str]] = {}
 
     def aws_jobs(
         self, request: HistoryRequest, *, refresh: bool = False
@@ -210,15 +214,27 @@ class HistoryService:
             self._cache[key] = (self._clock(), fetched_at, jobs)
             return fetched_at, jobs
 
-    def failure_reasons(self, request: HistoryRequest, job_id: str) -> list[str]:
-        """Why an AWS job failed: listings leave reasons out, so ask for the one job."""
+    def failure_reasons(self, request: HistoryRequest, row: dict) -> list[str]:
+        """Why a history row's sync failed. Listings leave AWS's reasons out, so a failed AWS
+        job is asked for once; an ended job's reasons never change, so the answer is kept."""
+        if row.get("failureReasons") or row["status"] != ExecutionStatus.FALLIDO:
+            return list(row.get("failureReasons") or [])
+        if row["source"] != AWS_SOURCE or not row.get("jobId"):
+            return []
+        key = (request.target, row["jobId"])
+        with self._lock:
+            if key in self._failure_reasons:
+                return self._failure_reasons[key]
         client = self.clients.bedrock_agent(request.credentials, request.target.region)
         job = client.get_ingestion_job(
             knowledgeBaseId=request.target.knowledge_base_id,
             dataSourceId=request.target.data_source_id,
-            ingestionJobId=job_id,
+            ingestionJobId=row["jobId"],
         )["ingestionJob"]
-        return list(job.get("failureReasons") or [])
+        reasons = list(job.get("failureReasons") or [])
+        with self._lock:
+            self._failure_reasons[key] = reasons
+        return reasons
 
     def read(self, request: HistoryRequest, *, refresh: bool = False) -> list[dict]:
         """Merged history rows of the request's data source, newest first, at most maxResults."""

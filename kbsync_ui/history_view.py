@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from kbsync_core.aws import describe_aws_error, is_aws_error
-from kbsync_core.models import AWS_SOURCE, ExecutionStatus
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import HistoryRequest
 from kbsync_ui.presentation import format_duration, status_label
@@ -61,12 +60,8 @@ def render_selected_sync(kbsync: Kbsync, request: HistoryRequest, row: dict) -> 
 
 
 def _failure_reasons(kbsync: Kbsync, request: HistoryRequest, row: dict) -> list[str]:
-    if row.get("failureReasons") or row["status"] != ExecutionStatus.FALLIDO:
-        return row.get("failureReasons") or []
-    if row["source"] != AWS_SOURCE or not row.get("jobId"):
-        return []
     try:
-        return kbsync.history.failure_reasons(request, row["jobId"])
+        return kbsync.history.failure_reasons(request, row)
     except Exception as error:
         if not is_aws_error(error):
             raise

@@ -121,3 +121,13 @@ def test_history_frame_types_and_derived_columns():
     assert running["durationSeconds"] != running["durationSeconds"]  # NaN: not finished
     assert str(frame["startedAt"].dtype).startswith("datetime64")
     assert history_frame([]).empty
+
+
+def test_a_sync_whose_watching_failed_takes_awss_outcome():
+    # The monitor gave up (an expired session token, say) while the job ran on to COMPLETE.
+    execution = local("local-1", "JOB0000001", ExecutionStatus.FALLIDO)
+    completed = summary("JOB0000001", "COMPLETE", statistics={"numberOfDocumentsScanned": 9})
+    [row] = merge_history([execution], [aws_job_row(completed)])
+    assert row["status"] == "COMPLETADO"
+    assert row["statistics"] == {"numberOfDocumentsScanned": 9}
+    assert row["logs"] == execution.logs

@@ -89,3 +89,19 @@ def test_aws_is_read_at_most_once_per_ttl_whoever_asks(engine, sandboxed):
     other = AwsCredentials.from_keys("AKIAKBSYNCTESTKEY002", "another")
     history.read(HistoryRequest(TARGET, other, 30))
     assert list_calls(sandboxed) == 4
+
+
+def test_an_aws_jobs_failure_reasons_are_asked_for_once(engine, sandboxed):
+    client = engine.clients.bedrock_agent(CREDENTIALS, SANDBOX_REGION)
+    client.start_ingestion_job(knowledgeBaseId=TARGET.knowledge_base_id, dataSourceId="SANDBOXDS2")
+    sandboxed.finish_running_jobs()
+    failing = HistoryRequest(
+        SyncTarget(SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, "SANDBOXDS2"), CREDENTIALS, 30
+    )
+    history = HistoryService(engine, engine.clients)
+    [row] = history.read(failing)
+    reasons = history.failure_reasons(failing, row)
+    assert reasons
+    assert history.failure_reasons(failing, row) == reasons
+    gets = [name for name, _params in sandboxed.calls if name == "GetIngestionJob"]
+    assert len(gets) == 1
