@@ -15,7 +15,7 @@ from kbsync_ui.history_view import (
 )
 
 kbsync = get_kbsync()
-connection = current_connection(kbsync)
+connection = current_connection()
 
 st.title("History")
 if connection is None:

@@ -17,7 +17,7 @@ from kbsync_ui.presentation import status_label
 from kbsync_ui.session import current_execution_id, my_execution_ids, remember_execution
 
 kbsync = get_kbsync()
-connection = current_connection(kbsync)
+connection = current_connection()
 
 st.title("Sync")
 description = st.text_input(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from kbsync_core.aws import describe_aws_error, is_aws_error
-from kbsync_core.catalog import list_data_sources, list_knowledge_bases
+from kbsync_core.catalog import Choice, list_data_sources, list_knowledge_bases
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.runtime import Kbsync
 from kbsync_core.sandbox import (
@@ -38,6 +38,7 @@ FIELD_KEYS = {
     "sessionToken": "connection_session_token",
 }
 KNOWLEDGE_BASE_PICK_KEY = "connection_pick_knowledge_base"
+CONNECTION_KEY = "connection_validated"
 DATA_SOURCE_PICK_KEY = "connection_pick_data_source"
 
 
@@ -51,11 +52,9 @@ def _form_values() -> dict:
     return {field: st.session_state.get(key) for field, key in FIELD_KEYS.items()}
 
 
-def current_connection(kbsync: Kbsync) -> Connection | None:
-    """The sidebar's connection when every field is valid, else None."""
-    values = _form_values()
-    allow_ambient = kbsync.settings.allow_ambient_credentials
-    return _connection(values, check_fields(values, allow_ambient=allow_ambient), allow_ambient)
+def current_connection() -> Connection | None:
+    """The connection the sidebar validated in this run, when every field is valid."""
+    return st.session_state.get(CONNECTION_KEY)
 
 
 def _connection(values: dict, problems: dict, allow_ambient: bool) -> Connection | None:
@@ -82,14 +81,27 @@ def _problem(problems: dict[str, str], field: str) -> None:
         st.caption(f":red[{message}]")
 
 
+def _catalog_answer(load) -> tuple[list[Choice], str | None]:
+    """The choices, or AWS's reason for refusing them: both are cached, so a refusal is not
+    asked again on every rerun of the sidebar."""
+    try:
+        return load(), None
+    except Exception as error:
+        if not is_aws_error(error):
+            raise
+        return [], describe_aws_error(error)
+
+
 @st.cache_data(ttl=CATALOG_TTL_SECONDS, show_spinner=False)
 def _knowledge_bases(_kbsync: Kbsync, _credentials: AwsCredentials, cache_key, region):
-    return list_knowledge_bases(_kbsync.clients, _credentials, region)
+    return _catalog_answer(lambda: list_knowledge_bases(_kbsync.clients, _credentials, region))
 
 
 @st.cache_data(ttl=CATALOG_TTL_SECONDS, show_spinner=False)
 def _data_sources(_kbsync: Kbsync, _credentials: AwsCredentials, cache_key, region, kb_id):
-    return list_data_sources(_kbsync.clients, _credentials, region, kb_id)
+    return _catalog_answer(
+        lambda: list_data_sources(_kbsync.clients, _credentials, region, kb_id)
+    )
 
 
 def _copy_pick(pick_key: str, field: str) -> None:
@@ -100,12 +112,9 @@ def _copy_pick(pick_key: str, field: str) -> None:
 
 def _pick_list(label: str, load, pick_key: str, field: str) -> None:
     """A pick list of what the account has, beside manual entry; an AWS error says why not."""
-    try:
-        choices = load()
-    except Exception as error:
-        if not is_aws_error(error):
-            raise
-        st.caption(f":orange[Could not list them: {describe_aws_error(error)}]")
+    choices, refusal = load()
+    if refusal:
+        st.caption(f":orange[Could not list them: {refusal}]")
         return
     if not choices:
         st.caption("None found in this account and region.")
@@ -167,4 +176,7 @@ def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
         _problem(problems, "sessionToken")
         if kbsync.settings.uses_sandbox:
             st.caption("On the sandbox any well-formed key works, e.g. AKIAIOSFODNN7EXAMPLE.")
-    return _connection(values, problems, allow_ambient)
+    # Kept in this session's memory (beside the widgets that hold the same keys) for the page
+    # that runs next: validated once per run.
+    st.session_state[CONNECTION_KEY] = _connection(values, problems, allow_ambient)
+    return st.session_state[CONNECTION_KEY]

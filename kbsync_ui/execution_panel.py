@@ -60,7 +60,7 @@ def _panel(kbsync: Kbsync, execution: Execution, connection: Connection | None) 
         elapsed = elapsed_seconds(execution.started_at, execution.finished_at, utc_now())
         header[2].markdown(f"**Elapsed** {format_duration(elapsed)}")
         with header[3]:
-            _stop_button(kbsync, execution)
+            _stop_button(kbsync, execution, connection)
         render_statistics(execution.statistics)
         _problems(execution)
         _conflict(kbsync, execution, connection)
@@ -76,12 +76,14 @@ def _problems(execution: Execution) -> None:
             st.error(aws_errors[-1].split(AWS_ERROR_PREFIX, 1)[1], icon=":material/cancel:")
 
 
-def _stop_button(kbsync: Kbsync, execution: Execution) -> None:
+def _stop_button(kbsync: Kbsync, execution: Execution, connection: Connection | None) -> None:
     if execution.status.is_final:
         return
     if st.button("Stop sync", key=f"stop-{execution.id}", icon=":material/stop:"):
         try:
-            kbsync.engine.stop_sync(execution.id)
+            # The sidebar's keys stop an execution this process no longer watches (after a
+            # restart); one it watches is stopped with the keys that started it.
+            kbsync.engine.stop_sync(execution.id, connection.credentials if connection else None)
             st.toast("Stop requested", icon=":material/stop:")
         except (ExecutionFinishedError, NotMonitoredError) as error:
             st.warning(str(error))

@@ -42,11 +42,16 @@ def test_credentials_unlock_pick_lists_of_the_accounts_resources(console):
     assert not console.button[0].disabled
 
 
-def test_an_aws_error_listing_resources_is_read_out_with_its_code(console):
+def test_an_aws_error_listing_resources_is_read_out_with_its_code(console, kbsync):
     console.text_input(key="connection_access_key_id").input("AKIADENIED0000000000")
     console.text_input(key="connection_secret_access_key").input(SECRET)
     console.run()
     assert "Could not list them: AccessDeniedException" in sidebar_texts(console)
+    console.run()
+    console.run()  # the refusal is remembered, not asked again on every rerun
+    assert "Could not list them: AccessDeniedException" in sidebar_texts(console)
+    asked = [name for name, _params in kbsync.sandbox.calls if name == "ListKnowledgeBases"]
+    assert len(asked) == 1
 
 
 def test_credentials_never_come_back_to_the_page(console):
