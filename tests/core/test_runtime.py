@@ -15,6 +15,18 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 CONFIG = Path(__file__).resolve().parents[2] / "kbsync_core" / "config.py"
 
 
+def sandbox_sync_request():
+    return validate_sync_request(
+        {
+            "region": SANDBOX_REGION,
+            "knowledgeBaseId": SANDBOX_KNOWLEDGE_BASE_ID,
+            "dataSourceId": SANDBOX_DATA_SOURCE_ID,
+            "accessKeyId": "AKIAKBSYNCTESTKEY001",
+            "secretAccessKey": TEST_SECRET,
+        }
+    )
+
+
 def test_every_setting_is_documented_in_the_readme():
     variables = set(re.findall(r'"(KBSYNC_[A-Z_]+)"', CONFIG.read_text()))
     assert len(variables) >= 8
@@ -30,15 +42,7 @@ def test_only_an_explicit_setting_lends_the_process_its_credentials():
 
 def test_a_restarted_sandbox_process_ends_what_its_lost_sandbox_was_running(fast_settings):
     kbsync = Kbsync.open(replace(fast_settings, sandbox_speed=1))
-    request = validate_sync_request(
-        {
-            "region": SANDBOX_REGION,
-            "knowledgeBaseId": SANDBOX_KNOWLEDGE_BASE_ID,
-            "dataSourceId": SANDBOX_DATA_SOURCE_ID,
-            "accessKeyId": "AKIAKBSYNCTESTKEY001",
-            "secretAccessKey": TEST_SECRET,
-        }
-    )
+    request = sandbox_sync_request()
     execution = kbsync.engine.start_sync(request)
     kbsync.close()  # the process stops with the sync still running
 
@@ -55,15 +59,7 @@ def test_a_restarted_sandbox_process_ends_what_its_lost_sandbox_was_running(fast
 def test_a_sandbox_process_syncs_and_reads_history_end_to_end(fast_settings):
     kbsync = Kbsync.open(fast_settings)
     try:
-        request = validate_sync_request(
-            {
-                "region": SANDBOX_REGION,
-                "knowledgeBaseId": SANDBOX_KNOWLEDGE_BASE_ID,
-                "dataSourceId": SANDBOX_DATA_SOURCE_ID,
-                "accessKeyId": "AKIAKBSYNCTESTKEY001",
-                "secretAccessKey": TEST_SECRET,
-            }
-        )
+        request = sandbox_sync_request()
         execution = kbsync.engine.start_sync(request)
         done = kbsync.engine.wait(execution.id, 30)
         assert done.status is ExecutionStatus.COMPLETADO
