@@ -1,6 +1,5 @@
 """Sync: start a knowledge base sync and watch it to its end."""
 
-import pandas as pd
 import streamlit as st
 
 from kbsync_core.models import DEFAULT_DESCRIPTION
@@ -12,8 +11,7 @@ from kbsync_core.validation import (
     validate_description,
 )
 from kbsync_ui.connection import current_connection
-from kbsync_ui.execution_panel import render_execution
-from kbsync_ui.presentation import status_label
+from kbsync_ui.execution_panel import render_execution, render_session_executions
 from kbsync_ui.session import current_execution_id, my_execution_ids, remember_execution
 
 kbsync = get_kbsync()
@@ -45,19 +43,4 @@ if st.button(
 if current_execution_id():
     render_execution(kbsync, current_execution_id(), connection)
 
-mine = kbsync.store.get_many(my_execution_ids())
-if mine:
-    st.subheader("Started in this session")
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "Status": [status_label(e.status) for e in mine],
-                "AWS job": [e.job_id or "—" for e in mine],
-                "Data source": [e.target.data_source_id for e in mine],
-                "Started": pd.to_datetime([e.started_at for e in mine], utc=True),
-                "Description": [e.description for e in mine],
-            }
-        ),
-        hide_index=True,
-        column_config={"Started": st.column_config.DatetimeColumn(format="D MMM, HH:mm:ss")},
-    )
+render_session_executions(kbsync.store.get_many(my_execution_ids()))

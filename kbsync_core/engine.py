@@ -331,12 +331,18 @@ class SyncEngine:
         lines = [LOG_AWS_ERROR.format(error=describe_aws_error(error, monitor.credentials))]
         if running_job_id:
             lines.append(LOG_CONFLICT.format(job_id=running_job_id))
+        self._end_failed(monitor.execution_id, lines, conflict_job_id=running_job_id)
+
+    def _end_failed(self, execution_id: str, lines: list[str], **changes) -> None:
+        """End an execution FALLIDO with these log lines, in one write."""
+        now = utc_now()
         self.store.record(
-            monitor.execution_id,
-            log=[log_line(line) for line in lines],
+            execution_id,
+            log=[log_line(line, now) for line in lines],
             status=ExecutionStatus.FALLIDO,
-            finished_at=iso_utc(utc_now()),
-            conflict_job_id=running_job_id,
+            finished_at=iso_utc(now),
+            interrupted=False,
+            **changes,
         )
 
     def _find_running_job(self, monitor: _Monitor) -> str | None:
@@ -361,13 +367,7 @@ class SyncEngine:
             text = LOG_INTERNAL_ERROR.format(
                 error=monitor.credentials.redact(f"{type(error).__name__}: {error}")
             )
-        self.store.record(
-            monitor.execution_id,
-            log=[log_line(text)],
-            status=ExecutionStatus.FALLIDO,
-            finished_at=iso_utc(utc_now()),
-            interrupted=False,
-        )
+        self._end_failed(monitor.execution_id, [text])
 
     # -- stopping ----------------------------------------------------------------------------
 
@@ -437,13 +437,7 @@ class SyncEngine:
         abandoned = []
         for execution in self.store.list_unfinished():
             abandoned.append(execution.id)
-            self.store.record(
-                execution.id,
-                log=[log_line(reason)],
-                status=ExecutionStatus.FALLIDO,
-                finished_at=iso_utc(utc_now()),
-                interrupted=False,
-            )
+            self._end_failed(execution.id, [reason])
         return abandoned
 
     def reconcile_interrupted(
@@ -459,13 +453,7 @@ class SyncEngine:
                 if execution.id in self._monitors:
                     continue
             if not execution.job_id:
-                self.store.record(
-                    execution.id,
-                    log=[log_line(LOG_LOST_BEFORE_JOB)],
-                    status=ExecutionStatus.FALLIDO,
-                    finished_at=iso_utc(utc_now()),
-                    interrupted=False,
-                )
+                self._end_failed(execution.id, [LOG_LOST_BEFORE_JOB])
                 continue
             job = aws_jobs.get(execution.job_id)
             if job is None or job["status"] in AWS_RUNNING_STATUSES:

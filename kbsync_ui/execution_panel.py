@@ -1,5 +1,6 @@
 """One execution on screen, refreshed by a fragment that reruns only itself while it runs."""
 
+import pandas as pd
 import streamlit as st
 
 from kbsync_core.engine import ExecutionFinishedError, NotMonitoredError
@@ -108,3 +109,23 @@ def _conflict(kbsync: Kbsync, execution: Execution, connection: Connection | Non
         )
         remember_execution(attached.id)
         st.rerun(scope="app")
+
+
+def render_session_executions(executions: list[Execution]) -> None:
+    """The executions this browser session started, newest first."""
+    if not executions:
+        return
+    st.subheader("Started in this session")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Status": [status_label(e.status) for e in executions],
+                "AWS job": [e.job_id or "—" for e in executions],
+                "Data source": [e.target.data_source_id for e in executions],
+                "Started": pd.to_datetime([e.started_at for e in executions], utc=True),
+                "Description": [e.description for e in executions],
+            }
+        ),
+        hide_index=True,
+        column_config={"Started": st.column_config.DatetimeColumn(format="D MMM, HH:mm:ss")},
+    )
