@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from api_routes import api_routes
+from kbsync_api.routes import api_routes
 from kbsync_core.runtime import close_kbsync, get_kbsync
 
 

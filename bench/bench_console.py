@@ -77,9 +77,9 @@ from kbsync_core import engine as core_engine
 from kbsync_core.config import Settings
 from kbsync_core.models import AwsCredentials, Execution, ExecutionStatus, SyncTarget
 from kbsync_core.runtime import Kbsync, install_kbsync
-from kbsync_core.sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from kbsync_core.timefmt import iso_utc, log_line
 from kbsync_core.validation import SyncRequest
+from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 
 # kbsync_ui is imported where used, after main() quietened logging: importing it outside a
 # Streamlit run logs "No runtime found" warnings.

@@ -11,7 +11,7 @@ from kbsync_core.aws import AwsClients
 from kbsync_core.config import Settings, load_settings
 from kbsync_core.engine import LOG_SANDBOX_RESTARTED, SyncEngine
 from kbsync_core.history import HistoryService
-from kbsync_core.models import AwsCredentials
+from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.store import ExecutionStore
 
 logger = logging.getLogger(__name__)
@@ -30,12 +30,22 @@ class Kbsync:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.sandbox = None
+        # What the console offers to fill in: the sandbox's sample data source, on the sandbox.
+        self.suggested_target: SyncTarget | None = None
         if settings.uses_sandbox:
-            # Imported here: the sandbox brings moto, which a real-AWS server does not need.
-            from kbsync_core.sandbox import Sandbox
+            # Imported here only: the sandbox brings moto, which a real-AWS process never loads.
+            from kbsync_sandbox import (
+                SANDBOX_DATA_SOURCE_ID,
+                SANDBOX_KNOWLEDGE_BASE_ID,
+                SANDBOX_REGION,
+                Sandbox,
+            )
 
             self.sandbox = Sandbox(speed=settings.sandbox_speed)
             self.sandbox.start()
+            self.suggested_target = SyncTarget(
+                SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_DATA_SOURCE_ID
+            )
         self.store = ExecutionStore(settings.database_url)
         self.clients = AwsClients(settings)
         self.engine = SyncEngine(settings, self.store, self.clients)

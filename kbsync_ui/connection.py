@@ -12,11 +12,6 @@ from kbsync_core.aws import describe_aws_error, is_aws_error
 from kbsync_core.catalog import Choice, list_data_sources, list_knowledge_bases
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.runtime import Kbsync
-from kbsync_core.sandbox import (
-    SANDBOX_DATA_SOURCE_ID,
-    SANDBOX_KNOWLEDGE_BASE_ID,
-    SANDBOX_REGION,
-)
 from kbsync_core.validation import FIELD_LABELS, check_fields, validate_credentials, validate_target
 
 # Regions where Bedrock Knowledge Bases are offered; any other region name may be typed.
@@ -66,12 +61,13 @@ def _connection(values: dict, problems: dict, allow_ambient: bool) -> Connection
 
 
 def _prefill(kbsync: Kbsync) -> None:
-    defaults = {FIELD_KEYS["region"]: SANDBOX_REGION if kbsync.settings.uses_sandbox else None}
-    if kbsync.settings.uses_sandbox:
-        defaults[FIELD_KEYS["knowledgeBaseId"]] = SANDBOX_KNOWLEDGE_BASE_ID
-        defaults[FIELD_KEYS["dataSourceId"]] = SANDBOX_DATA_SOURCE_ID
-    for key, value in defaults.items():
-        st.session_state.setdefault(key, value)
+    suggested = kbsync.suggested_target  # the sandbox's sample data source, on the sandbox
+    if suggested is None:
+        st.session_state.setdefault(FIELD_KEYS["region"], None)
+        return
+    st.session_state.setdefault(FIELD_KEYS["region"], suggested.region)
+    st.session_state.setdefault(FIELD_KEYS["knowledgeBaseId"], suggested.knowledge_base_id)
+    st.session_state.setdefault(FIELD_KEYS["dataSourceId"], suggested.data_source_id)
 
 
 def _problem(problems: dict[str, str], field: str) -> None:

@@ -12,7 +12,7 @@ TEST_SESSION_TOKEN = "FwoGZXIvYXdzEBYaDkbsyncSessionTokenDoNotLeak"
 @pytest.fixture
 def sandboxed():
     """A fresh simulated AWS, fast: a 30 s sandbox sync takes a fraction of a second."""
-    from kbsync_core.sandbox import sandbox
+    from kbsync_sandbox import sandbox
 
     with sandbox(speed=200) as simulated:
         yield simulated

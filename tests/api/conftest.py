@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from kbsync_core.sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
+from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from tests.api.client import JsonClient
 from tests.support.servers import start_console, start_sandbox_server
 

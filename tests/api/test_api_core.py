@@ -1,4 +1,4 @@
-"""kbsync_core.api without HTTP: the contract's decisions, with the engine and history faked."""
+"""kbsync_api.contract without HTTP: the contract's decisions, with the engine and history faked."""
 
 import json
 import logging
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kbsync_core import api
+from kbsync_api import contract as api
 from kbsync_core.config import Settings
 from kbsync_core.engine import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
@@ -240,7 +240,7 @@ def test_an_internal_error_is_a_500_naming_its_kind_with_details_only_in_the_log
 ):
     boom = RuntimeError(f"disk full while writing {SECRET}")
     failing = fake_kbsync(**{f"{kbsync}_error": boom})
-    with caplog.at_level(logging.ERROR, logger="kbsync_core.api"):
+    with caplog.at_level(logging.ERROR, logger="kbsync_api.contract"):
         reply = endpoint(failing, body)
     assert reply == api.error_reply(500, api.INTERNAL_ERROR.format(kind="RuntimeError"))
     assert "disk full" in caplog.text and "Traceback" in caplog.text

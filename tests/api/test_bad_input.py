@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from kbsync_core.api import MAX_BODY_BYTES
+from kbsync_api.contract import MAX_BODY_BYTES
 from tests.api.conftest import history_body, sync_body
 
 POST_PATHS = ("/api/sync", "/api/sync-history", "/api/sync/stop")

@@ -4,12 +4,12 @@ import re
 
 import pytest
 
-from kbsync_core.sandbox import (
+from kbsync_core.validation import MISSING_HISTORY_PARAMETERS
+from kbsync_sandbox import (
     DENIED_ACCESS_KEY_PREFIX,
     SANDBOX_FAILING_DATA_SOURCE_ID,
     SANDBOX_KNOWLEDGE_BASE_ID,
 )
-from kbsync_core.validation import MISSING_HISTORY_PARAMETERS
 from tests.api.conftest import history_body, sync_body, without
 
 REQUIRED_FIELDS = ("region", "knowledgeBaseId", "dataSourceId", "accessKeyId", "secretAccessKey")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api_routes import api_routes
+from kbsync_api.routes import api_routes
 from tests.api.client import JsonClient
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -1,4 +1,4 @@
-"""kbsync_core.sandbox.server: the sandbox's bedrock-agent over HTTP, for real boto3 clients.
+"""kbsync_sandbox.server: the sandbox's bedrock-agent over HTTP, for real boto3 clients.
 
 (It lives with the API tests because the killed-process test is what it is for.)
 """
@@ -11,14 +11,14 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from kbsync_core.sandbox import (
+from kbsync_sandbox import (
     DENIED_ACCESS_KEY_PREFIX,
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_FAILING_DATA_SOURCE_ID,
     SANDBOX_KNOWLEDGE_BASE_ID,
     SANDBOX_REGION,
 )
-from kbsync_core.sandbox.server import operation_for
+from kbsync_sandbox.server import operation_for
 from tests.api.client import JsonClient
 from tests.support.servers import start_sandbox_server
 

@@ -2,7 +2,7 @@
 
 import uuid
 
-from kbsync_core.sandbox import DENIED_ACCESS_KEY_PREFIX
+from kbsync_sandbox import DENIED_ACCESS_KEY_PREFIX
 from tests.api.conftest import history_body, sync_body
 
 SECRET = "kbsyncApiSecret/DoNotLeak+0123456789abcdEFGH"

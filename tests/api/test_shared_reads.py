@@ -1,9 +1,9 @@
-"""api_routes.SharedReads: concurrent polls of one execution share one read of it."""
+"""kbsync_api.routes.SharedReads: concurrent polls of one execution share one read of it."""
 
 import asyncio
 import threading
 
-from api_routes import SharedReads
+from kbsync_api.routes import SharedReads
 
 
 class CountingRead:

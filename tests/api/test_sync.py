@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from kbsync_core.sandbox import SANDBOX_FAILING_DATA_SOURCE_ID
 from kbsync_core.validation import MISSING_SYNC_PARAMETERS
+from kbsync_sandbox import SANDBOX_FAILING_DATA_SOURCE_ID
 from tests.api.conftest import sync_body, without
 
 EXECUTION_NOT_FOUND = "No se encontró la ejecución solicitada."

@@ -17,15 +17,15 @@ from kbsync_core.engine import (
 )
 from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials, ExecutionStatus, SyncTarget
-from kbsync_core.sandbox import (
+from kbsync_core.store import ExecutionStore
+from kbsync_core.validation import HistoryRequest, SyncRequest
+from kbsync_sandbox import (
     DENIED_ACCESS_KEY_PREFIX,
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_FAILING_DATA_SOURCE_ID,
     SANDBOX_KNOWLEDGE_BASE_ID,
     SANDBOX_REGION,
 )
-from kbsync_core.store import ExecutionStore
-from kbsync_core.validation import HistoryRequest, SyncRequest
 from tests.conftest import TEST_SECRET, TEST_SESSION_TOKEN
 
 TARGET = SyncTarget(SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_DATA_SOURCE_ID)

@@ -7,9 +7,9 @@ import pytest
 from kbsync_core.engine import SyncEngine
 from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials, SyncTarget
-from kbsync_core.sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from kbsync_core.store import ExecutionStore
 from kbsync_core.validation import HistoryRequest, SyncRequest
+from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 
 TARGET = SyncTarget(SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_DATA_SOURCE_ID)
 CREDENTIALS = AwsCredentials.from_keys("AKIAKBSYNCTESTKEY001", "secret")

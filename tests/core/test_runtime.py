@@ -7,8 +7,8 @@ from pathlib import Path
 from kbsync_core.config import Settings
 from kbsync_core.models import ExecutionStatus
 from kbsync_core.runtime import Kbsync, process_credentials
-from kbsync_core.sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from kbsync_core.validation import HistoryRequest, validate_sync_request
+from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from tests.conftest import TEST_SECRET
 
 README = Path(__file__).resolve().parents[2] / "README.md"

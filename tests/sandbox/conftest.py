@@ -6,7 +6,7 @@ import botocore.session
 import pytest
 from botocore.config import Config
 
-from kbsync_core.sandbox import SANDBOX_REGION, Sandbox
+from kbsync_sandbox import SANDBOX_REGION, Sandbox
 
 FAST_SPEED = 200
 # Any credentials work in the sandbox; these prove they are never recorded.

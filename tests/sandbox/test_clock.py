@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kbsync_core.sandbox.clock import SimulatedClock
+from kbsync_sandbox.clock import SimulatedClock
 
 
 def test_simulated_time_runs_speed_times_faster_and_maps_back_to_real_time():

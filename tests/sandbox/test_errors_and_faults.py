@@ -7,7 +7,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from kbsync_core.sandbox import (
+from kbsync_sandbox import (
     DENIED_ACCESS_KEY_PREFIX,
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_KNOWLEDGE_BASE_ID,

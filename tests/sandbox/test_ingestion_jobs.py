@@ -6,7 +6,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from kbsync_core.sandbox import (
+from kbsync_sandbox import (
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_FAILING_DATA_SOURCE_ID,
     SANDBOX_KNOWLEDGE_BASE_ID,
@@ -153,7 +153,7 @@ def test_the_failing_data_source_ends_failed_with_reasons(sb, agent):
 
 
 def test_an_oversized_document_fails(sb, agent, s3, monkeypatch):
-    monkeypatch.setattr("kbsync_core.sandbox.scan.MAX_DOCUMENT_BYTES", 1024)
+    monkeypatch.setattr("kbsync_sandbox.scan.MAX_DOCUMENT_BYTES", 1024)
     bucket = sb.add_data_source("EXTRADS001", {"big.md": b"x" * 2048, "small.md": b"ok"})
     job = sync(sb, agent, "EXTRADS001")
     assert job["status"] == "FAILED"

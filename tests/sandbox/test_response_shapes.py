@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.loaders import Loader
 from botocore.model import ServiceModel
 
-from kbsync_core.sandbox import (
+from kbsync_sandbox import (
     DENIED_ACCESS_KEY_PREFIX,
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_FAILING_DATA_SOURCE_ID,

@@ -1,5 +1,5 @@
 """Real kbsync processes for tests that go over HTTP: the console (`streamlit run app.py`) and
-the sandbox's bedrock-agent HTTP server (`python -m kbsync_core.sandbox.server`).
+the sandbox's bedrock-agent HTTP server (`python -m kbsync_sandbox.server`).
 
     console = start_console(tmp_path)            # a free port, a fresh SQLite file, fast sandbox
     urllib.request.urlopen(console.url + "/api/health")
@@ -234,14 +234,14 @@ def start_console(
 def start_sandbox_server(
     log_dir: Path, *, speed: float = 20.0, name: str = "sandbox", port: int | None = None
 ) -> RunningServer:
-    """The sandbox's bedrock-agent over HTTP (kbsync_core.sandbox.server) on a free port.
+    """The sandbox's bedrock-agent over HTTP (kbsync_sandbox.server) on a free port.
 
     Point a kbsync process at it with KBSYNC_BACKEND=aws and
     AWS_ENDPOINT_URL_BEDROCK_AGENT=<its url>: unlike the embedded sandbox, it outlives them.
     """
     port = port or free_port()
     command = [
-        sys.executable, "-m", "kbsync_core.sandbox.server",
+        sys.executable, "-m", "kbsync_sandbox.server",
         "--port", str(port), "--speed", str(speed),
     ]
     server = RunningServer(

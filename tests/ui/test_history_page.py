@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from kbsync_core.models import SyncTarget
-from kbsync_core.sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
+from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from kbsync_ui.history_view import TABLE_KEY
 from tests.ui.conftest import APP, sign_in
 from tests.ui.helpers import texts

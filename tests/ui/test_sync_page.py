@@ -3,7 +3,7 @@
 import boto3
 
 from kbsync_core.models import ExecutionStatus
-from kbsync_core.sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
+from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from kbsync_ui.session import CURRENT_EXECUTION_KEY
 from tests.ui.conftest import sign_in
 from tests.ui.helpers import rerun_until, texts, wait_for_execution

@@ -1,6 +1,6 @@
 """The sandbox's bedrock-agent over real HTTP, in a process of its own.
 
-    python -m kbsync_core.sandbox.server --port 8600 [--speed 20]
+    python -m kbsync_sandbox.server --port 8600 [--speed 20]
     KBSYNC_BACKEND=aws AWS_ENDPOINT_URL_BEDROCK_AGENT=http://127.0.0.1:8600 streamlit run app.py
 
 The in-process sandbox dies with the process that runs it; this one outlives a kbsync process,
@@ -182,7 +182,7 @@ def serve(port: int, speed: float, host: str = DEFAULT_HOST, verbose: bool = Fal
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m kbsync_core.sandbox.server",
+        prog="python -m kbsync_sandbox.server",
         description="Serve the kbsync sandbox's simulated bedrock-agent over HTTP.",
     )
     parser.add_argument("--port", type=int, required=True, help="0 picks a free port")

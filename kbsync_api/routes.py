@@ -1,4 +1,4 @@
-"""The JSON API's Starlette routes: read the HTTP request, call kbsync_core.api, write its reply.
+"""The JSON API's Starlette routes: read the HTTP request, call the contract, write its reply.
 
 app.py mounts these beside the console (`st.App(routes=api_routes())`). Streamlit gives custom
 routes neither auth nor an XSRF check, so each checks the bearer token itself when
@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from kbsync_core import api
+from kbsync_api import contract as api
 from kbsync_core.runtime import Kbsync, get_kbsync
 
 Handler = Callable[[Request, Kbsync], Awaitable[api.ApiReply]]

@@ -2,7 +2,7 @@
 
 Each endpoint is a function that takes what the request carried (the parsed JSON body, or a
 query value) and the process's Kbsync, and returns an ApiReply: an HTTP status and a JSON body.
-api_routes.py only reads the HTTP request, calls one of these, and writes the reply; everything
+kbsync_api.routes only reads the HTTP request, calls one of these, and writes the reply; everything
 a client can rely on (statuses, sentences, shapes) is decided here.
 
 Credentials arrive in request bodies and leave only towards AWS: no reply repeats one, and
