@@ -9,8 +9,12 @@ INSTALLED := $(VENV)/.installed
 # The browser test drives Debian's Chromium (no browser download: this machine reaches only
 # the package registries). `make test` installs it with apt-get when it can.
 CHROMIUM := /usr/bin/chromium
+# The PostgreSQL tests start a throwaway cluster of their own (tests/support/postgres.py) with
+# Debian's PostgreSQL 15 binaries; `make test` installs them with apt-get when it can. The
+# package may also start a system cluster on port 5432: harmless, the tests never use it.
+PG_INITDB := /usr/lib/postgresql/15/bin/initdb
 
-.PHONY: setup browser run test lint format bench clean
+.PHONY: setup browser postgres run test lint format bench clean
 
 setup: $(INSTALLED)
 
@@ -36,7 +40,21 @@ browser:
 		echo "skipped. Install it with: sudo apt-get install chromium   (it must be at $(CHROMIUM))"; \
 	fi
 
-test: $(INSTALLED) browser
+postgres:
+	@if [ -x $(PG_INITDB) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's postgresql for the PostgreSQL tests..."; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
+			>/dev/null; } || echo "Could not install postgresql: the PostgreSQL tests will be skipped."; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		{ sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			postgresql >/dev/null; } || echo "Could not install postgresql: the PostgreSQL tests will be skipped."; \
+	else \
+		echo "PostgreSQL is not installed and cannot be installed from here: the PostgreSQL tests"; \
+		echo "will be skipped. Install it with: sudo apt-get install postgresql   (it must be at $(PG_INITDB))"; \
+	fi
+
+test: $(INSTALLED) browser postgres
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
