@@ -73,7 +73,7 @@ from streamlit.runtime.scriptrunner import RerunData
 from streamlit.testing.v1 import AppTest
 
 import kbsync_core.history as core_history
-from kbsync_core import engine as core_engine
+from kbsync_core import sync as core_engine
 from kbsync_core.config import Settings
 from kbsync_core.models import AwsCredentials, Execution, ExecutionStatus, SyncTarget
 from kbsync_core.runtime import Kbsync, install_kbsync

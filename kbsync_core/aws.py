@@ -38,8 +38,11 @@ TRANSIENT_ERROR_CODES = frozenset(
     }
 )
 TRANSIENT_BOTOCORE_ERRORS = (
-    botocore.exceptions.ConnectionError,  # endpoint unreachable, timeouts, closed connections
-    botocore.exceptions.ReadTimeoutError,
+    # The endpoint unreachable, or a connect timeout.
+    botocore.exceptions.ConnectionError,
+    # Anything that broke the exchange midway: a read timeout, a connection closed or reset
+    # by the peer, a proxy error. AWS may well have done the work; the caller retries safely.
+    botocore.exceptions.HTTPClientError,
 )
 
 
@@ -51,13 +54,15 @@ class AwsClients:
     server whose callers rotate temporary credentials must not grow without end.
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, caller_id: str | None = None):
+        user_agent = USER_AGENT_EXTRA if caller_id is None else f"{USER_AGENT_EXTRA}/{caller_id}"
         self._config = Config(
             # total_max_attempts counts the first try too: 1 means no retry at all.
             retries={"mode": "adaptive", "total_max_attempts": settings.aws_max_attempts},
             connect_timeout=settings.aws_connect_timeout,
             read_timeout=settings.aws_read_timeout,
-            user_agent_extra=USER_AGENT_EXTRA,
+            # Which replica made a call, in AWS's (and the sandbox's) request logs.
+            user_agent_extra=user_agent,
         )
         self._clients: OrderedDict[tuple, tuple[object, AwsCredentials]] = OrderedDict()
         self._lock = threading.Lock()

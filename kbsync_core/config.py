@@ -27,6 +27,9 @@ class Settings:
     aws_connect_timeout: float = 5.0
     aws_read_timeout: float = 30.0
     api_token: str | None = None
+    # How long a replica's claim on a run lasts without renewal; another replica takes the run
+    # over once it expired (its holder died). Renewed every third of it.
+    lease_seconds: float = 30.0
 
     @property
     def uses_sandbox(self) -> bool:
@@ -74,4 +77,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         aws_connect_timeout=_number(environ, "KBSYNC_AWS_CONNECT_TIMEOUT", 5.0, minimum=0.1),
         aws_read_timeout=_number(environ, "KBSYNC_AWS_READ_TIMEOUT", 30.0, minimum=0.1),
         api_token=environ.get("KBSYNC_API_TOKEN", "").strip() or None,
+        lease_seconds=_number(environ, "KBSYNC_LEASE_SECONDS", 30.0, minimum=1),
     )

@@ -5,22 +5,25 @@ process, so a sync started by either is seen by both.
 """
 
 import logging
+import os
+import socket
 import threading
 
 from kbsync_core.aws import AwsClients
 from kbsync_core.config import Settings, load_settings
-from kbsync_core.engine import LOG_SANDBOX_RESTARTED, SyncEngine
 from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials, SyncTarget
+from kbsync_core.runs import RunCoordinator, new_owner_id
 from kbsync_core.store import ExecutionStore
+from kbsync_core.sync import SyncEngine
 
 logger = logging.getLogger(__name__)
 
 
 def process_credentials(settings: Settings) -> AwsCredentials | None:
-    """Credentials the process has of its own, to resume executions after a restart: boto3's
-    default chain, only where the server is configured to lend its identity
-    (KBSYNC_ALLOW_AMBIENT_CREDENTIALS)."""
+    """Credentials the process has of its own, to take over runs whose replica died: boto3's
+    default chain (environment, profile, an assumed role, instance role), only where the server
+    is configured to lend its identity (KBSYNC_ALLOW_AMBIENT_CREDENTIALS)."""
     return AwsCredentials() if settings.allow_ambient_credentials else None
 
 
@@ -47,29 +50,37 @@ class Kbsync:
                 SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_DATA_SOURCE_ID
             )
         self.store = ExecutionStore(settings.database_url)
-        self.clients = AwsClients(settings)
-        self.engine = SyncEngine(settings, self.store, self.clients)
+        # This replica's name in leases and in the User-Agent of its AWS calls.
+        self.owner_id = new_owner_id(socket.gethostname(), os.getpid())
+        self.clients = AwsClients(settings, caller_id=self.owner_id)
+        self.coordinator = RunCoordinator(self.store.runs, self.owner_id, settings.lease_seconds)
+        self.engine = SyncEngine(
+            settings,
+            self.store,
+            self.clients,
+            self.coordinator,
+            takeover_credentials=process_credentials(settings),
+            # The embedded sandbox starts empty: the jobs of a process that died died with it.
+            jobs_outlive_process=not settings.uses_sandbox,
+        )
         self.history = HistoryService(self.engine, self.clients)
         self._closed = False
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> "Kbsync":
+        """Open the store (upgrading its schema), take over what was left without a live
+        replica, and keep the leases of this replica's runs from now on."""
         kbsync = cls(settings or load_settings())
-        if kbsync.settings.uses_sandbox:
-            # The embedded sandbox starts empty: the jobs of a previous run are gone with it.
-            found = kbsync.engine.abandon_unfinished(LOG_SANDBOX_RESTARTED)
-        else:
-            found = kbsync.engine.recover_after_restart(process_credentials(kbsync.settings))
-        if found:
-            logger.info("Found %d executions left unfinished by a previous run", len(found))
+        kbsync.coordinator.start()
         return kbsync
 
     def close(self) -> None:
-        """Idempotent: stop the monitors, close the store, leave the sandbox."""
+        """Idempotent: stop the workers (releasing their runs), close the store, leave the
+        sandbox."""
         if self._closed:
             return
         self._closed = True
-        self.engine.close()
+        self.coordinator.close()
         self.store.close()
         if self.sandbox is not None:
             self.sandbox.stop()

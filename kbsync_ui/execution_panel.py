@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kbsync_core.engine import ExecutionFinishedError, NotMonitoredError
+from kbsync_core.errors import ExecutionFinishedError, NotMonitoredError
 from kbsync_core.models import Execution, ExecutionStatus
 from kbsync_core.runtime import Kbsync
 from kbsync_core.timefmt import utc_now

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kbsync_api import contract as api
 from kbsync_core.config import Settings
-from kbsync_core.engine import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
+from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from tests.api.conftest import history_body, sync_body
 

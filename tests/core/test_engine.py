@@ -3,21 +3,17 @@
 import re
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import boto3
 import pytest
 
-from kbsync_core.engine import (
-    ExecutionFinishedError,
-    ExecutionNotFoundError,
-    NotMonitoredError,
-    SyncEngine,
-    client_token_for,
-)
+from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.history import HistoryService
-from kbsync_core.models import AwsCredentials, ExecutionStatus, SyncTarget
-from kbsync_core.store import ExecutionStore
+from kbsync_core.models import AwsCredentials, Execution, ExecutionStatus, SyncTarget
+from kbsync_core.store import ExecutionStore, Lease
+from kbsync_core.sync import SyncEngine, client_token_for
 from kbsync_core.validation import HistoryRequest, SyncRequest
 from kbsync_sandbox import (
     DENIED_ACCESS_KEY_PREFIX,
@@ -270,9 +266,10 @@ def test_a_restart_resumes_a_running_execution_without_starting_another_job(
     execution = leave_running_execution(sandboxed, fast_settings)
 
     store = ExecutionStore(fast_settings.database_url)
-    engine = SyncEngine(fast_settings, store)
+    # A process with credentials of its own takes over, at start, what nobody holds.
+    engine = SyncEngine(fast_settings, store, takeover_credentials=CREDENTIALS)
     try:
-        assert engine.recover_after_restart(CREDENTIALS) == [execution.id]
+        assert engine.is_monitored(execution.id)
         sandboxed.speed = 200
         resumed = run_to_end(engine, execution.id)
         assert resumed.status is ExecutionStatus.COMPLETADO
@@ -284,10 +281,15 @@ def test_a_restart_resumes_a_running_execution_without_starting_another_job(
         store.close()
 
 
-def test_a_restart_before_the_job_id_was_saved_reuses_the_client_token(engine, sandboxed, store):
+def test_a_restart_before_the_job_id_was_saved_reuses_the_client_token(
+    sandboxed, fast_settings, store
+):
     # The previous process created the record and AWS started the job, then it died before
-    # saving the job id. Simulate exactly that.
-    execution = engine._create(TARGET, "crashed")
+    # saving the job id. Simulate exactly that: its lease is already past.
+    execution = Execution(
+        str(uuid.uuid4()), TARGET, "crashed", ExecutionStatus.PENDIENTE, "2026-11-30T10:00:00.000Z"
+    )
+    store.add(execution, lease=Lease(execution.id, "a-dead-replica", 0))
     client = boto3.client("bedrock-agent", region_name=SANDBOX_REGION)
     started = client.start_ingestion_job(
         knowledgeBaseId=TARGET.knowledge_base_id,
@@ -295,10 +297,15 @@ def test_a_restart_before_the_job_id_was_saved_reuses_the_client_token(engine, s
         clientToken=client_token_for(execution.id),
     )["ingestionJob"]["ingestionJobId"]
 
-    engine.recover_after_restart(CREDENTIALS)
-    resumed = run_to_end(engine, execution.id)
+    engine = SyncEngine(fast_settings, store, takeover_credentials=CREDENTIALS)
+    try:
+        resumed = run_to_end(engine, execution.id)
+    finally:
+        engine.close()
     assert resumed.job_id == started
     assert resumed.status is ExecutionStatus.COMPLETADO
+    starts = [params for name, params in sandboxed.calls if name == "StartIngestionJob"]
+    assert {params["clientToken"] for params in starts} == {client_token_for(execution.id)}
 
 
 def test_without_credentials_a_restart_marks_interrupted_and_history_reconciles(
@@ -308,9 +315,8 @@ def test_without_credentials_a_restart_marks_interrupted_and_history_reconciles(
     sandboxed.finish_running_jobs()
 
     store = ExecutionStore(fast_settings.database_url)
-    engine = SyncEngine(fast_settings, store)
+    engine = SyncEngine(fast_settings, store)  # no credentials of its own
     try:
-        engine.recover_after_restart(None)
         interrupted = store.get(execution.id)
         assert interrupted.interrupted
         assert interrupted.status is ExecutionStatus.EN_EJECUCION

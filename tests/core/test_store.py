@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
-from kbsync_core.store import ExecutionStore
+from kbsync_core.store import ExecutionStore, Lease
 
 TARGET = SyncTarget("us-east-1", "ABCDEFGHIJ", "KLMNOPQRST")
 OTHER_TARGET = SyncTarget("us-east-1", "ABCDEFGHIJ", "OTHERDS123")
@@ -72,8 +72,9 @@ def test_newest_first_per_data_source(store):
 def test_unfinished_interrupted_and_by_job(store):
     store.add(make_execution(1, status=ExecutionStatus.EN_EJECUCION, job_id="JOB0000001"))
     store.add(make_execution(2, status=ExecutionStatus.COMPLETADO, job_id="JOB0000002"))
-    store.add(make_execution(3, status=ExecutionStatus.PENDIENTE))
-    store.record("exec-00003", interrupted=True)
+    lease = Lease("exec-00003", "replica-a", 30)
+    store.add(make_execution(3, status=ExecutionStatus.PENDIENTE), lease=lease)
+    assert store.runs.interrupt(lease)
     assert {e.id for e in store.list_unfinished()} == {"exec-00001", "exec-00003"}
     assert [e.id for e in store.list_interrupted(TARGET)] == ["exec-00003"]
     found = store.find_by_job_ids(TARGET, ["JOB0000002", "JOB0000009"])

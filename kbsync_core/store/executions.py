@@ -1,146 +1,118 @@
-"""Where executions live: one small interface over SQLAlchemy Core.
-
-SQLite (a file under ./data/ by default, or memory for unit tests) serves one process; the same
-tables and statements are portable to PostgreSQL, which serves several replicas later by adding
-its driver and a URL, not by rewriting this module.
-
-Writes go through one lock: SQLite allows one writer at a time, and serialising writers here
-is cheaper and clearer than retrying on "database is locked". Readers run concurrently (WAL).
-"""
+"""Sync executions (seed 000's records), their log lines, and their runs, persisted."""
 
 import threading
 from collections.abc import Iterable
-from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.pool import StaticPool
 
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
+from kbsync_core.store.database import create_database_engine, is_in_memory, upgrade_schema
+from kbsync_core.store.runs import (
+    INTERRUPTED,
+    Lease,
+    RunStore,
+    end_within,
+    insert_run,
+    renew_within,
+)
+from kbsync_core.store.schema import execution_logs_table, executions_table, runs_table
 from kbsync_core.timefmt import iso_utc, utc_now
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_LIST_LIMIT = 50
+SYNC_KIND = "sync"
 
-metadata = sa.MetaData()
-
-executions_table = sa.Table(
-    "executions",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("region", sa.String(32), nullable=False),
-    sa.Column("knowledge_base_id", sa.String(16), nullable=False),
-    sa.Column("data_source_id", sa.String(16), nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    # ISO 8601 UTC strings of one fixed width, so they sort as time does.
-    sa.Column("started_at", sa.String(24), nullable=False),
-    sa.Column("finished_at", sa.String(24)),
-    sa.Column("updated_at", sa.String(24)),
-    sa.Column("job_id", sa.String(16)),
-    sa.Column("aws_status", sa.String(16)),
-    sa.Column("statistics", sa.JSON, nullable=False),
-    sa.Column("failure_reasons", sa.JSON, nullable=False),
-    sa.Column("interrupted", sa.Boolean, nullable=False, default=False),
-    sa.Column("conflict_job_id", sa.String(16)),
-    sa.Index(
-        "ix_executions_target_started",
-        "region", "knowledge_base_id", "data_source_id", "started_at",
-    ),
-    sa.Index("ix_executions_job_id", "job_id"),
-    sa.Index("ix_executions_status", "status"),
-)
-
-execution_logs_table = sa.Table(
-    "execution_logs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "execution_id",
-        sa.String(36),
-        sa.ForeignKey("executions.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
-    sa.Column("line", sa.Text, nullable=False),
-)
-
-# The fields of Execution that are columns (logs and target are stored apart).
+# The fields of Execution that are columns (logs and target are stored apart; `interrupted`
+# is the run's state).
 UPDATABLE_FIELDS = frozenset(
     {
         "status", "finished_at", "job_id", "aws_status", "statistics", "failure_reasons",
-        "interrupted", "conflict_job_id", "description",
+        "conflict_job_id", "description",
     }
 )
 UNFINISHED_STATUSES = (ExecutionStatus.PENDIENTE, ExecutionStatus.EN_EJECUCION)
 
+# Every execution read joins its run, for `interrupted`.
+_EXECUTION_COLUMNS = [*executions_table.c, (runs_table.c.state == INTERRUPTED).label("interrupted")]
+_EXECUTIONS_WITH_RUNS = executions_table.join(runs_table, runs_table.c.id == executions_table.c.id)
 
-def _create_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
-    in_memory = url in ("sqlite://", "sqlite:///:memory:")
-    if in_memory:
-        # One shared connection, or each thread would see its own empty database.
-        engine = sa.create_engine(
-            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        database_path = sa.engine.make_url(url).database
-        if database_path:
-            Path(database_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
 
-    @sa.event.listens_for(engine, "connect")
-    def _configure_sqlite(connection, _record):
-        cursor = connection.cursor()
-        if not in_memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+class _NoLock:
+    def __enter__(self):
+        return self
 
-    return engine
+    def __exit__(self, *_exc):
+        return False
 
 
 class ExecutionStore:
-    """Executions, their logs, statistics and failure reasons, persisted."""
+    """Executions, their logs, statistics and failure reasons; and the runs table beside them.
+
+    On SQLite, writes of this process go through one lock: SQLite allows one writer at a time,
+    and serialising them here is cheaper than waiting on "database is locked". PostgreSQL
+    takes concurrent writers as they come.
+    """
 
     def __init__(self, url: str = "sqlite://"):
         self.url = url
-        self._engine = _create_engine(url)
-        self._in_memory = self._engine.url.database in (None, "", ":memory:") and (
-            self._engine.dialect.name == "sqlite"
-        )
-        self._write_lock = threading.RLock()
+        self._engine = create_database_engine(url)
+        sqlite = self._engine.dialect.name == "sqlite"
+        self._write_lock = threading.RLock() if sqlite else _NoLock()
+        # An in-memory database is one connection shared by every thread: reads take turns too.
+        self._read_lock = self._write_lock if is_in_memory(url) else _NoLock()
         self._closed = False
-        metadata.create_all(self._engine)
+        upgrade_schema(self._engine)
+        self.runs = RunStore(self._engine, self._write_lock, self._read_lock)
+
+    @property
+    def engine(self) -> sa.engine.Engine:
+        return self._engine
 
     # -- writing -----------------------------------------------------------------------------
 
-    def add(self, execution: Execution) -> None:
+    def add(
+        self,
+        execution: Execution,
+        *,
+        lease: Lease | None = None,
+        credential_source: str = "keys",
+        profile_name: str | None = None,
+    ) -> None:
+        """Create the execution and its run, held by `lease` from the start when given."""
         row = _row_from_execution(execution)
         with self._write_lock, self._engine.begin() as connection:
+            insert_run(
+                connection, execution.id, SYNC_KIND, execution.started_at, lease,
+                credential_source, profile_name,
+            )
             connection.execute(executions_table.insert().values(**row))
             self._insert_logs(connection, execution.id, execution.logs)
 
     def record(
-        self, execution_id: str, *, log: Iterable[str] = (), **changes
+        self, execution_id: str, *, log: Iterable[str] = (), lease: Lease | None = None, **changes
     ) -> None:
-        """Change fields and append log lines of one execution, in one transaction."""
+        """Change fields and append log lines of one execution, in one transaction.
+
+        With `lease`, the write happens only if this replica still holds the run (LeaseLostError
+        otherwise, and nothing is written), and renews it. A final status ends the run.
+        """
         unknown = set(changes) - UPDATABLE_FIELDS
         if unknown:
             raise ValueError(f"Not execution fields: {sorted(unknown)}")
+        ends = "status" in changes and ExecutionStatus(changes["status"]).is_final
         if "status" in changes:
             changes["status"] = str(changes["status"])
         changes["updated_at"] = iso_utc(utc_now())
         with self._write_lock, self._engine.begin() as connection:
+            if lease is not None:
+                renew_within(connection, lease)
             connection.execute(
                 executions_table.update()
                 .where(executions_table.c.id == execution_id)
                 .values(**changes)
             )
             self._insert_logs(connection, execution_id, list(log))
+            if ends:
+                end_within(connection, execution_id)
 
     @staticmethod
     def _insert_logs(connection, execution_id: str, lines: list[str]) -> None:
@@ -186,27 +158,24 @@ class ExecutionStore:
         return self._select(executions_table.c.status.in_([str(s) for s in UNFINISHED_STATUSES]))
 
     def list_interrupted(self, target: SyncTarget) -> list[Execution]:
-        return self._select(
-            sa.and_(_target_clause(target), executions_table.c.interrupted.is_(True))
-        )
+        return self._select(sa.and_(_target_clause(target), runs_table.c.state == INTERRUPTED))
 
     def count(self) -> int:
-        with self._engine.connect() as connection:
+        with self._read_lock, self._engine.connect() as connection:
             return connection.execute(
                 sa.select(sa.func.count()).select_from(executions_table)
             ).scalar_one()
 
     def _select(self, where, limit: int | None = None) -> list[Execution]:
         query = (
-            sa.select(executions_table)
+            sa.select(*_EXECUTION_COLUMNS)
+            .select_from(_EXECUTIONS_WITH_RUNS)
             .where(where)
             .order_by(executions_table.c.started_at.desc(), executions_table.c.id)
         )
         if limit is not None:
             query = query.limit(limit)
-        # An in-memory database is one connection shared by every thread: take turns.
-        lock = self._write_lock if self._in_memory else _NO_LOCK
-        with lock, self._engine.connect() as connection:
+        with self._read_lock, self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
             logs = self._logs_for(connection, [row["id"] for row in rows])
         return [_execution_from_row(row, logs.get(row["id"], [])) for row in rows]
@@ -232,17 +201,6 @@ class ExecutionStore:
             self._engine.dispose()
 
 
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_exc):
-        return False
-
-
-_NO_LOCK = _NoLock()
-
-
 def _target_clause(target: SyncTarget):
     return sa.and_(
         executions_table.c.region == target.region,
@@ -266,7 +224,6 @@ def _row_from_execution(execution: Execution) -> dict:
         "aws_status": execution.aws_status,
         "statistics": execution.statistics,
         "failure_reasons": execution.failure_reasons,
-        "interrupted": execution.interrupted,
         "conflict_job_id": execution.conflict_job_id,
     }
 

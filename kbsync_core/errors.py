@@ -1,0 +1,42 @@
+"""kbsync's domain errors: what the core raises when it cannot do what was asked.
+
+The core knows no HTTP and no widgets: the JSON API (kbsync_api) and the console (kbsync_ui)
+translate these, and only these, into statuses and messages. Each message is written for an
+operator and never holds a secret.
+"""
+
+from kbsync_core.store.database import DatabaseError
+from kbsync_core.store.runs import LeaseLostError
+
+
+class KbsyncError(Exception):
+    """Base of the errors below."""
+
+
+class ExecutionNotFoundError(KbsyncError, LookupError):
+    """No execution has that id."""
+
+
+class ExecutionFinishedError(KbsyncError):
+    """The execution already ended; there is nothing to stop."""
+
+
+class NotMonitoredError(KbsyncError):
+    """Nobody can act on that execution now: no replica holds it, and no credentials were
+    given (nor does the server have its own) to take it over."""
+
+
+class AwsRequestError(KbsyncError):
+    """AWS refused or failed a request made for an operator; the message is AWS's own code and
+    words, with any secret removed."""
+
+
+__all__ = [
+    "AwsRequestError",
+    "DatabaseError",
+    "ExecutionFinishedError",
+    "ExecutionNotFoundError",
+    "KbsyncError",
+    "LeaseLostError",
+    "NotMonitoredError",
+]

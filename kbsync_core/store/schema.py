@@ -1,0 +1,74 @@
+"""The tables as the newest migration leaves them; the store's queries are written against these.
+
+Changing a table here means writing a migration (store/migrations/versions) that takes every
+earlier database to the same shape.
+"""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Every piece of work kbsync does against a knowledge base, whatever its kind: who works it
+# (owner and lease), whether it is still to be worked, and what was asked of it (a stop). The
+# kind's own details live in the kind's table under the same id (a sync: `executions`).
+runs_table = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    # active: to be worked (by its lease holder, or by whoever takes it over once the lease
+    # expires); interrupted: nobody could work it, it waits for credentials; ended.
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("owner_id", sa.String(128)),
+    # Milliseconds since the epoch, by the owner's clock (replicas' clocks must agree to well
+    # within a lease period, as NTP keeps them).
+    sa.Column("lease_expires_ms", sa.BigInteger),
+    sa.Column("stop_requested_at", sa.String(24)),
+    # Where the credentials that work the run come from, never the credentials themselves:
+    # "keys" (an operator's, held in memory by one replica), "default" (boto3's chain),
+    # "profile" (a named profile, `profile_name`).
+    sa.Column("credential_source", sa.String(16), nullable=False),
+    sa.Column("profile_name", sa.String(128)),
+    sa.Column("created_at", sa.String(24), nullable=False),
+    sa.Index("ix_runs_state_lease", "state", "lease_expires_ms"),
+)
+
+executions_table = sa.Table(
+    "executions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("knowledge_base_id", sa.String(16), nullable=False),
+    sa.Column("data_source_id", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    # ISO 8601 UTC strings of one fixed width, so they sort as time does.
+    sa.Column("started_at", sa.String(24), nullable=False),
+    sa.Column("finished_at", sa.String(24)),
+    sa.Column("updated_at", sa.String(24)),
+    sa.Column("job_id", sa.String(16)),
+    sa.Column("aws_status", sa.String(16)),
+    sa.Column("statistics", sa.JSON, nullable=False),
+    sa.Column("failure_reasons", sa.JSON, nullable=False),
+    sa.Column("conflict_job_id", sa.String(16)),
+    sa.Index(
+        "ix_executions_target_started",
+        "region", "knowledge_base_id", "data_source_id", "started_at",
+    ),
+    sa.Index("ix_executions_job_id", "job_id"),
+    sa.Index("ix_executions_status", "status"),
+)
+
+execution_logs_table = sa.Table(
+    "execution_logs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "execution_id",
+        sa.String(36),
+        sa.ForeignKey("executions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("line", sa.Text, nullable=False),
+)

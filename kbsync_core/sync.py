@@ -1,0 +1,560 @@
+"""Syncs: the Bedrock ingestion-job protocol, worked as runs (kbsync_core/runs.py).
+
+Lifecycle (DESIGN.md, seed 000 corrected): the execution is created already leased by this
+replica (PENDIENTE); its worker starts the job with a clientToken derived from the execution id,
+retrying transient failures and lost answers with that same token, so AWS never starts a second
+job (EN_EJECUCION); it polls GetIngestionJob while AWS says STARTING, IN_PROGRESS or STOPPING,
+logging each change and carrying on through transient errors on every path that polls; it ends
+COMPLETADO, FALLIDO or DETENIDO with the job's statistics and failure reasons kept.
+
+An operator's keys live only in the memory of the worker that uses them, never in the store. A
+run whose replica died is taken over by a replica that has credentials of its own; without any,
+it is marked interrupted and settled from AWS history later. Workers never touch a UI.
+"""
+
+import logging
+import uuid
+
+from kbsync_core.aws import (
+    AwsClients,
+    aws_error_code,
+    describe_aws_error,
+    is_aws_error,
+    is_transient,
+)
+from kbsync_core.config import Settings
+from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
+from kbsync_core.models import (
+    AWS_RUNNING_STATUSES,
+    DEFAULT_DESCRIPTION,
+    AwsCredentials,
+    Execution,
+    ExecutionStatus,
+    SyncTarget,
+    map_aws_status,
+)
+from kbsync_core.runs import RunClosedError, RunCoordinator, Worker
+from kbsync_core.store import SYNC_KIND, ExecutionStore, Lease, LeaseLostError, RunRecord
+from kbsync_core.store.runs import ACTIVE, INTERRUPTED, now_ms
+from kbsync_core.timefmt import iso_utc, log_line, utc_now
+from kbsync_core.validation import SyncRequest
+
+logger = logging.getLogger(__name__)
+
+CLIENT_TOKEN_PREFIX = "kbsync-"  # noqa: S105 - an idempotency token, not a secret
+CONFLICT_LOOKUP_RESULTS = 10
+# Between two attempts at StartIngestionJob after transient failures: doubling from the poll
+# interval up to this, for as long as it takes (the clientToken makes every retry safe).
+START_RETRY_MAX_SECONDS = 60.0
+
+# The seed's log wording (000), and kbsync's additions in the same language and tone.
+LOG_CREATED = "Ejecución creada."
+LOG_STARTING = "Iniciando tarea de sincronización en Bedrock Knowledge Base..."
+LOG_JOB_STARTED = "Ingestion Job iniciado: {job_id}"
+LOG_STATUS = "Estado actual: {status}"
+LOG_COMPLETED = "Sincronización completada correctamente."
+LOG_FAILED = "La sincronización terminó con errores."
+LOG_FAILURE_REASON = "Motivo del fallo: {reason}"
+LOG_STOPPED = "Sincronización detenida."
+LOG_STOP_REQUESTED = "Deteniendo Ingestion Job: {job_id}"
+LOG_AWS_ERROR = "Error de AWS: {error}"
+LOG_INTERNAL_ERROR = "Error interno de kbsync: {error}"
+LOG_TRANSIENT = "Error transitorio al consultar el estado ({error}); se reintentará."
+LOG_START_RETRY = (
+    "Error transitorio al iniciar el Ingestion Job ({error}); se reintentará con el mismo "
+    "clientToken, sin riesgo de iniciar un segundo job."
+)
+LOG_CONFLICT = (
+    "Ya hay un Ingestion Job en curso en este data source: {job_id}. "
+    "Puede monitorizarlo en lugar de iniciar otro."
+)
+LOG_ATTACHED = "Monitorizando Ingestion Job existente: {job_id}"
+LOG_RESUMED = "Reanudando la monitorización."
+LOG_TAKEN_OVER = (
+    "Reanudando la monitorización: el proceso de kbsync que seguía esta ejecución dejó de "
+    "responder."
+)
+LOG_INTERRUPTED = (
+    "El proceso que seguía la ejecución se detuvo y ningún proceso de kbsync tiene credenciales "
+    "para seguirla; tomará su estado final de AWS cuando se consulte el historial del data "
+    "source con credenciales válidas."
+)
+LOG_RECONCILED = "Estado final recuperado desde AWS: {status}"
+LOG_SANDBOX_RESTARTED = (
+    "El proceso se reinició y el sandbox integrado no conserva sus jobs: "
+    "esta sincronización simulada se perdió."
+)
+
+CREDENTIALS_FROM_KEYS = "keys"
+CREDENTIALS_FROM_DEFAULT_CHAIN = "default"
+CREDENTIALS_FROM_PROFILE = "profile"
+
+
+def client_token_for(execution_id: str) -> str:
+    """StartIngestionJob's idempotency token: the same execution never starts two jobs."""
+    return CLIENT_TOKEN_PREFIX + execution_id
+
+
+def credential_source(credentials: AwsCredentials) -> str:
+    if credentials.is_explicit:
+        return CREDENTIALS_FROM_KEYS
+    return CREDENTIALS_FROM_PROFILE if credentials.profile_name else CREDENTIALS_FROM_DEFAULT_CHAIN
+
+
+class SyncEngine:
+    """Starts, watches, stops, resumes and takes over sync executions; one per process.
+
+    `takeover_credentials` are the process's own (boto3's default chain), used to go on with
+    runs whose replica died; None where the server lends no identity of its own. When
+    `jobs_outlive_process` is False (the embedded sandbox, whose jobs die with its process), a
+    run whose replica died ends FALLIDO instead.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ExecutionStore,
+        clients: AwsClients | None = None,
+        coordinator: RunCoordinator | None = None,
+        *,
+        takeover_credentials: AwsCredentials | None = None,
+        jobs_outlive_process: bool = True,
+    ):
+        self.settings = settings
+        self.store = store
+        self.clients = clients or AwsClients(settings)
+        self._owns_coordinator = coordinator is None
+        self.coordinator = coordinator or RunCoordinator(
+            store.runs, f"kbsync-{uuid.uuid4().hex[:12]}", settings.lease_seconds
+        )
+        self.takeover_credentials = takeover_credentials
+        self.jobs_outlive_process = jobs_outlive_process
+        self.coordinator.register_kind(SYNC_KIND, self._take_over)
+        if self._owns_coordinator:
+            self.coordinator.start()
+
+    # -- starting ----------------------------------------------------------------------------
+
+    def start_sync(self, request: SyncRequest) -> Execution:
+        """Create the execution and return it at once; a background worker does the rest."""
+        execution = self._create(request.target, request.description, request.credentials)
+        self._launch(self.coordinator.lease_for(execution.id), request.credentials, fresh=True)
+        return execution
+
+    def monitor_job(
+        self,
+        target: SyncTarget,
+        credentials: AwsCredentials,
+        job_id: str,
+        description: str = DEFAULT_DESCRIPTION,
+    ) -> Execution:
+        """An execution that watches a job someone else started (after a conflict, say).
+
+        A job already watched by an unfinished local execution keeps that one: one sync, one
+        execution, one worker, however often an operator presses the button.
+        """
+        existing = self.store.find_by_job_ids(target, [job_id]).get(job_id)
+        if existing is not None and not existing.status.is_final:
+            self.resume(existing, credentials)  # nothing to do if someone works it already
+            return self.store.get(existing.id)
+        execution = self._create(
+            target, description, credentials, job_id=job_id,
+            extra_lines=[LOG_ATTACHED.format(job_id=job_id)],
+        )
+        self._launch(self.coordinator.lease_for(execution.id), credentials, fresh=False)
+        return self.store.get(execution.id)
+
+    def _create(
+        self,
+        target: SyncTarget,
+        description: str,
+        credentials: AwsCredentials,
+        job_id: str | None = None,
+        extra_lines: tuple[str, ...] | list[str] = (),
+    ) -> Execution:
+        now = utc_now()
+        execution = Execution(
+            id=str(uuid.uuid4()),
+            target=target,
+            description=description,
+            status=ExecutionStatus.PENDIENTE,
+            started_at=iso_utc(now),
+            job_id=job_id,
+            logs=[log_line(line, now) for line in (LOG_CREATED, *extra_lines)],
+        )
+        self.store.add(
+            execution,
+            lease=self.coordinator.lease_for(execution.id),
+            credential_source=credential_source(credentials),
+            profile_name=credentials.profile_name,
+        )
+        return execution
+
+    def _launch(self, lease: Lease, credentials: AwsCredentials, *, fresh: bool) -> bool:
+        """Work a run this replica holds: start its job (`fresh`, or no job known yet) or watch
+        the job it has. False if this replica already works it."""
+        work = self._start_and_watch if fresh else self._watch_existing
+        try:
+            worker = self.coordinator.launch(lease, credentials, self._guarded(work), "kbsync-sync")
+        except RunClosedError:
+            self.store.runs.release(lease)  # shutting down: whoever comes next takes it
+            raise
+        return worker is not None
+
+    # -- the worker --------------------------------------------------------------------------
+
+    def _guarded(self, work):
+        """The worker's body, with any unexpected end recorded as FALLIDO, saying why; but not
+        when the process is leaving (shutdown) or the run is no longer ours."""
+
+        def run(worker: Worker) -> None:
+            try:
+                work(worker)
+            except LeaseLostError:
+                raise
+            except Exception as error:
+                if self.coordinator.should_leave(worker):
+                    logger.warning("Run %s left on shutdown: %s", worker.run_id, type(error))
+                    return
+                self._fail(worker, error)
+
+        return run
+
+    def _client(self, worker: Worker):
+        return self.clients.bedrock_agent(worker.credentials, self._target_of(worker).region)
+
+    def _target_of(self, worker: Worker) -> SyncTarget:
+        if "target" not in worker.details:
+            worker.details["target"] = self.store.get(worker.run_id).target
+        return worker.details["target"]
+
+    def _log(self, worker: Worker, text: str, **changes) -> None:
+        self.store.record(worker.run_id, log=[log_line(text)], lease=worker.lease, **changes)
+
+    def _pause(self, worker: Worker, seconds: float) -> bool:
+        """Wait up to `seconds` (a stop request cuts it short); True if the worker must leave."""
+        worker.wake.wait(seconds)
+        worker.wake.clear()
+        return self.coordinator.should_leave(worker)
+
+    def _start_and_watch(self, worker: Worker) -> None:
+        self._log(worker, LOG_STARTING)
+        try:
+            job = self._start_job(worker)
+        except Exception as error:
+            if aws_error_code(error) == "ConflictException":
+                self._fail_with_conflict(worker, error)
+                return
+            raise
+        if job is None:
+            return  # leaving; the next worker retries with the same clientToken
+        self._log(
+            worker,
+            LOG_JOB_STARTED.format(job_id=job["ingestionJobId"]),
+            job_id=job["ingestionJobId"],
+            aws_status=job["status"],
+            status=map_aws_status(job["status"]),
+            statistics=job.get("statistics") or {},
+        )
+        self._watch(worker, job)
+
+    def _start_job(self, worker: Worker) -> dict | None:
+        """StartIngestionJob until AWS answers; transient failures (throttling, 5xx, a timeout
+        or a dropped connection, where the job may well have been created) are retried with the
+        same clientToken, which makes AWS answer with the job it already started."""
+        execution = self.store.get(worker.run_id)
+        target = execution.target
+        wait = self.settings.poll_seconds
+        while True:
+            try:
+                return self._client(worker).start_ingestion_job(
+                    knowledgeBaseId=target.knowledge_base_id,
+                    dataSourceId=target.data_source_id,
+                    clientToken=client_token_for(worker.run_id),
+                    description=execution.description,
+                )["ingestionJob"]
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                error_text = describe_aws_error(error, worker.credentials)
+                self._log(worker, LOG_START_RETRY.format(error=error_text))
+            if self._pause(worker, wait):
+                return None
+            wait = min(wait * 2, START_RETRY_MAX_SECONDS)
+
+    def _watch_existing(self, worker: Worker) -> None:
+        execution = self.store.get(worker.run_id)
+        if not execution.job_id:
+            # Left before AWS confirmed a job: retrying the start with the execution's
+            # clientToken finds the job if AWS created it, or starts it if not.
+            self._start_and_watch(worker)
+            return
+        job = self._poll_until_answered(worker, execution.job_id)
+        if job is None:
+            return
+        if job["status"] in AWS_RUNNING_STATUSES:
+            self._record_progress(worker, job)
+        self._watch(worker, job)
+
+    def _poll(self, worker: Worker, job_id: str) -> dict | None:
+        """GetIngestionJob; None after a transient error, which is logged."""
+        target = self._target_of(worker)
+        try:
+            return self._client(worker).get_ingestion_job(
+                knowledgeBaseId=target.knowledge_base_id,
+                dataSourceId=target.data_source_id,
+                ingestionJobId=job_id,
+            )["ingestionJob"]
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            error_text = describe_aws_error(error, worker.credentials)
+            self._log(worker, LOG_TRANSIENT.format(error=error_text))
+            return None
+
+    def _poll_until_answered(self, worker: Worker, job_id: str) -> dict | None:
+        while True:
+            job = self._poll(worker, job_id)
+            if job is not None:
+                return job
+            if self._pause(worker, self.settings.poll_seconds):
+                return None
+
+    def _watch(self, worker: Worker, job: dict) -> None:
+        """Poll until the job ends; honour a stop requested here or on another replica."""
+        job_id = job["ingestionJobId"]
+        last_seen = (job["status"], job.get("statistics"))
+        stop_sent = False
+        while job["status"] in AWS_RUNNING_STATUSES:
+            if worker.stop_requested.is_set() and not stop_sent:
+                self._send_stop(worker, job_id)
+                stop_sent = True
+            if self._pause(worker, self.settings.poll_seconds):
+                return  # left as it is: another worker takes it over
+            self.coordinator.checkpoint(worker)
+            if worker.stop_requested.is_set() and not stop_sent:
+                continue  # send the stop at once rather than after one more poll
+            polled = self._poll(worker, job_id)
+            if polled is None:
+                continue
+            job = polled
+            seen = (job["status"], job.get("statistics"))
+            if seen != last_seen and job["status"] in AWS_RUNNING_STATUSES:
+                last_seen = seen
+                self._record_progress(worker, job)
+        self._finish(worker.lease, job, status_line=True)
+
+    def _record_progress(self, worker: Worker, job: dict) -> None:
+        self._log(
+            worker,
+            LOG_STATUS.format(status=job["status"]),
+            aws_status=job["status"],
+            status=map_aws_status(job["status"]),
+            statistics=job.get("statistics") or {},
+        )
+
+    def _send_stop(self, worker: Worker, job_id: str) -> None:
+        self._log(worker, LOG_STOP_REQUESTED.format(job_id=job_id))
+        target = self._target_of(worker)
+        try:
+            self._client(worker).stop_ingestion_job(
+                knowledgeBaseId=target.knowledge_base_id,
+                dataSourceId=target.data_source_id,
+                ingestionJobId=job_id,
+            )
+        except Exception as error:
+            # ConflictException here means the job ended meanwhile: the next poll shows how.
+            if not (aws_error_code(error) == "ConflictException" or is_transient(error)):
+                raise
+            self._log(
+                worker, LOG_AWS_ERROR.format(error=describe_aws_error(error, worker.credentials))
+            )
+
+    def _finish(self, lease: Lease, job: dict, *, status_line: bool = False) -> None:
+        """Record a job's final state, all in one write: a reader never sees a final status
+        without its finishedAt, statistics and closing log lines."""
+        status = map_aws_status(job["status"])
+        reasons = list(job.get("failureReasons") or [])
+        lines = [LOG_STATUS.format(status=job["status"])] if status_line else []
+        lines += [LOG_FAILURE_REASON.format(reason=reason) for reason in reasons]
+        lines.append(
+            {
+                ExecutionStatus.COMPLETADO: LOG_COMPLETED,
+                ExecutionStatus.DETENIDO: LOG_STOPPED,
+            }.get(status, LOG_FAILED)
+        )
+        now = utc_now()
+        self.store.record(
+            lease.run_id,
+            log=[log_line(line, now) for line in lines],
+            lease=lease,
+            status=status if status.is_final else ExecutionStatus.FALLIDO,
+            aws_status=job["status"],
+            statistics=job.get("statistics") or {},
+            failure_reasons=reasons,
+            finished_at=iso_utc(now),
+        )
+
+    def _fail_with_conflict(self, worker: Worker, error: BaseException) -> None:
+        running_job_id = self._find_running_job(worker)
+        lines = [LOG_AWS_ERROR.format(error=describe_aws_error(error, worker.credentials))]
+        if running_job_id:
+            lines.append(LOG_CONFLICT.format(job_id=running_job_id))
+        self._end_failed(worker.lease, lines, conflict_job_id=running_job_id)
+
+    def _end_failed(self, lease: Lease, lines: list[str], **changes) -> None:
+        """End an execution FALLIDO with these log lines, in one write."""
+        now = utc_now()
+        self.store.record(
+            lease.run_id,
+            log=[log_line(line, now) for line in lines],
+            lease=lease,
+            status=ExecutionStatus.FALLIDO,
+            finished_at=iso_utc(now),
+            **changes,
+        )
+
+    def _find_running_job(self, worker: Worker) -> str | None:
+        target = self._target_of(worker)
+        try:
+            summaries = self._client(worker).list_ingestion_jobs(
+                knowledgeBaseId=target.knowledge_base_id,
+                dataSourceId=target.data_source_id,
+                sortBy={"attribute": "STARTED_AT", "order": "DESCENDING"},
+                maxResults=CONFLICT_LOOKUP_RESULTS,
+            )["ingestionJobSummaries"]
+        except Exception:
+            logger.warning("Could not look up the running job after a conflict", exc_info=True)
+            return None
+        running = [s for s in summaries if s["status"] in AWS_RUNNING_STATUSES]
+        return running[0]["ingestionJobId"] if running else None
+
+    def _fail(self, worker: Worker, error: BaseException) -> None:
+        if is_aws_error(error):
+            text = LOG_AWS_ERROR.format(error=describe_aws_error(error, worker.credentials))
+        else:
+            logger.exception("Execution %s failed inside kbsync", worker.run_id)
+            text = LOG_INTERNAL_ERROR.format(
+                error=worker.credentials.redact(f"{type(error).__name__}: {error}")
+            )
+        self._end_failed(worker.lease, [text])
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def stop_sync(self, execution_id: str, credentials: AwsCredentials | None = None) -> Execution:
+        """Ask for the execution's job to stop; durable once this returns.
+
+        The request is written to the store first; whichever replica works the run sends
+        StopIngestionJob and watches the job to DETENIDO. A run nobody works (its replica died,
+        or it was interrupted) is taken up here with `credentials`, or with the process's own.
+        """
+        execution = self.store.get(execution_id)
+        if execution is None:
+            raise ExecutionNotFoundError(execution_id)
+        if execution.status.is_final:
+            raise ExecutionFinishedError(
+                f"The execution already ended with status {execution.status}."
+            )
+        run = self.store.runs.get(execution_id)
+        held = self.coordinator.worker(execution_id) is not None or run.is_held_at(now_ms())
+        if not held:
+            credentials = credentials or self._takeover_credentials(run)
+            if credentials is None:
+                raise NotMonitoredError(
+                    "No kbsync process is watching this execution and none has credentials "
+                    "for it; read its data source's history with valid credentials first."
+                )
+        if not self.coordinator.request_stop(execution_id, iso_utc(utc_now())):
+            raise ExecutionFinishedError("The execution already ended.")
+        if not held:
+            self.resume(execution, credentials)
+        return self.store.get(execution_id)
+
+    # -- runs nobody works -------------------------------------------------------------------
+
+    def resume(self, execution: Execution, credentials: AwsCredentials) -> bool:
+        """Work an unfinished execution again with `credentials`, if nobody works it now.
+
+        One with no job yet retries its start with its clientToken: if AWS did create the job
+        before its replica died, StartIngestionJob answers with that job instead of another.
+        """
+        lease = self.coordinator.lease_for(execution.id)
+        if not self.store.runs.claim(lease, from_states=(ACTIVE, INTERRUPTED)):
+            return False
+        if self.coordinator.worker(execution.id) is not None:
+            return False  # ours already; the claim only renewed the lease
+        self.store.record(execution.id, log=[log_line(LOG_RESUMED)], lease=lease)
+        return self._launch(lease, credentials, fresh=False)
+
+    def _takeover_credentials(self, run: RunRecord) -> AwsCredentials | None:
+        if self.takeover_credentials is None:
+            return None
+        if run.credential_source == CREDENTIALS_FROM_PROFILE:
+            return AwsCredentials(profile_name=run.profile_name)
+        return self.takeover_credentials
+
+    def _take_over(self, run: RunRecord, lease: Lease) -> None:
+        """A run whose replica died (or shut down) and that this replica just claimed."""
+        execution = self.store.get(run.id)
+        if not self.jobs_outlive_process:
+            self._end_failed(lease, [LOG_SANDBOX_RESTARTED])
+            return
+        credentials = self._takeover_credentials(run)
+        if credentials is None:
+            self.store.record(execution.id, log=[log_line(LOG_INTERRUPTED)], lease=lease)
+            self.store.runs.interrupt(lease)
+            return
+        self.store.record(execution.id, log=[log_line(LOG_TAKEN_OVER)], lease=lease)
+        self._launch(lease, credentials, fresh=False)
+
+    def reconcile_interrupted(
+        self, target: SyncTarget, credentials: AwsCredentials, aws_jobs: dict[str, dict]
+    ) -> None:
+        """Settle interrupted executions of `target` with AWS history just read.
+
+        A job AWS reports as ended is recorded as ended; one still running, or not in the
+        listing, is watched again with these credentials; one with no job yet retries its
+        start with its clientToken.
+        """
+        for execution in self.store.list_interrupted(target):
+            lease = self.coordinator.lease_for(execution.id)
+            if not self.store.runs.claim(lease, from_states=(INTERRUPTED,)):
+                continue  # settled or taken up by someone else meanwhile
+            job = aws_jobs.get(execution.job_id or "")
+            if job is None or job["status"] in AWS_RUNNING_STATUSES:
+                self.store.record(execution.id, log=[log_line(LOG_RESUMED)], lease=lease)
+                self._launch(lease, credentials, fresh=False)
+                continue
+            self.store.record(
+                execution.id,
+                log=[log_line(LOG_RECONCILED.format(status=job["status"]))],
+                lease=lease,
+            )
+            self._finish(lease, job)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, execution_id: str) -> Execution | None:
+        return self.store.get(execution_id)
+
+    def is_monitored(self, execution_id: str) -> bool:
+        """Whether this replica works the execution now."""
+        return self.coordinator.worker(execution_id) is not None
+
+    def running_count(self) -> int:
+        return self.coordinator.running_count()
+
+    def wait(self, execution_id: str, timeout: float) -> Execution | None:
+        """Block until this replica's worker of the execution ends (or `timeout`)."""
+        worker = self.coordinator.worker(execution_id)
+        if worker is not None and worker.thread is not None:
+            worker.thread.join(timeout)
+        return self.store.get(execution_id)
+
+    # -- shutting down -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the workers this engine's coordinator runs (their executions stay as they
+        are, for the next process or another replica); idempotent."""
+        if self._owns_coordinator:
+            self.coordinator.close()
