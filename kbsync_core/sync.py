@@ -325,6 +325,7 @@ class SyncEngine:
         job_id = job["ingestionJobId"]
         last_seen = (job["status"], job.get("statistics"))
         stop_sent = False
+        self.coordinator.checkpoint(worker)  # a stop asked before this worker began counts
         while job["status"] in AWS_RUNNING_STATUSES:
             if worker.stop_requested.is_set() and not stop_sent:
                 self._send_stop(worker, job_id)

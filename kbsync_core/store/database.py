@@ -79,15 +79,21 @@ def upgrade_schema(engine: Engine) -> None:
             # Persistent in the file: readers never wait for the writer. Set here, under the
             # lock, so two processes opening a new file do not race to switch its journal.
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        config.attributes["connection"] = connection
+        config = migration_config(connection)
         current = MigrationContext.configure(connection).get_current_revision()
         if current is None and sa.inspect(connection).has_table(LEGACY_TABLE):
             logger.info("Database from kbsync 0.1.0: stamping revision %s", BASELINE_REVISION)
             command.stamp(config, BASELINE_REVISION)
         command.upgrade(config, HEAD)
         connection.commit()
+
+
+def migration_config(connection: Connection) -> Config:
+    """Alembic's configuration for kbsync's migrations, run on `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -4,6 +4,7 @@ import re
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -34,15 +35,21 @@ WAIT_SECONDS = 30
 
 
 @pytest.fixture
-def store(fast_settings):
-    store = ExecutionStore(fast_settings.database_url)
+def settings(fast_settings, database_url):
+    """The engine's settings, on SQLite and on a real PostgreSQL."""
+    return replace(fast_settings, database_url=database_url)
+
+
+@pytest.fixture
+def store(settings):
+    store = ExecutionStore(settings.database_url)
     yield store
     store.close()
 
 
 @pytest.fixture
-def engine(sandboxed, fast_settings, store):
-    engine = SyncEngine(fast_settings, store)
+def engine(sandboxed, settings, store):
+    engine = SyncEngine(settings, store)
     yield engine
     engine.close()
 
@@ -193,10 +200,10 @@ def test_attaching_to_a_job_kbsync_already_watches_returns_that_execution(engine
     assert run_to_end(engine, first.id).status is ExecutionStatus.COMPLETADO
 
 
-def test_concurrent_resumes_start_one_monitor(sandboxed, fast_settings):
-    execution = leave_running_execution(sandboxed, fast_settings)
-    store = ExecutionStore(fast_settings.database_url)
-    engine = SyncEngine(fast_settings, store)
+def test_concurrent_resumes_start_one_monitor(sandboxed, settings):
+    execution = leave_running_execution(sandboxed, settings)
+    store = ExecutionStore(settings.database_url)
+    engine = SyncEngine(settings, store)
     try:
         barrier = threading.Barrier(4)
 
@@ -261,13 +268,13 @@ def leave_running_execution(sandboxed, settings):
 
 
 def test_a_restart_resumes_a_running_execution_without_starting_another_job(
-    sandboxed, fast_settings
+    sandboxed, settings
 ):
-    execution = leave_running_execution(sandboxed, fast_settings)
+    execution = leave_running_execution(sandboxed, settings)
 
-    store = ExecutionStore(fast_settings.database_url)
+    store = ExecutionStore(settings.database_url)
     # A process with credentials of its own takes over, at start, what nobody holds.
-    engine = SyncEngine(fast_settings, store, takeover_credentials=CREDENTIALS)
+    engine = SyncEngine(settings, store, takeover_credentials=CREDENTIALS)
     try:
         assert engine.is_monitored(execution.id)
         sandboxed.speed = 200
@@ -282,7 +289,7 @@ def test_a_restart_resumes_a_running_execution_without_starting_another_job(
 
 
 def test_a_restart_before_the_job_id_was_saved_reuses_the_client_token(
-    sandboxed, fast_settings, store
+    sandboxed, settings, store
 ):
     # The previous process created the record and AWS started the job, then it died before
     # saving the job id. Simulate exactly that: its lease is already past.
@@ -297,7 +304,7 @@ def test_a_restart_before_the_job_id_was_saved_reuses_the_client_token(
         clientToken=client_token_for(execution.id),
     )["ingestionJob"]["ingestionJobId"]
 
-    engine = SyncEngine(fast_settings, store, takeover_credentials=CREDENTIALS)
+    engine = SyncEngine(settings, store, takeover_credentials=CREDENTIALS)
     try:
         resumed = run_to_end(engine, execution.id)
     finally:
@@ -309,13 +316,13 @@ def test_a_restart_before_the_job_id_was_saved_reuses_the_client_token(
 
 
 def test_without_credentials_a_restart_marks_interrupted_and_history_reconciles(
-    sandboxed, fast_settings
+    sandboxed, settings
 ):
-    execution = leave_running_execution(sandboxed, fast_settings)
+    execution = leave_running_execution(sandboxed, settings)
     sandboxed.finish_running_jobs()
 
-    store = ExecutionStore(fast_settings.database_url)
-    engine = SyncEngine(fast_settings, store)  # no credentials of its own
+    store = ExecutionStore(settings.database_url)
+    engine = SyncEngine(settings, store)  # no credentials of its own
     try:
         interrupted = store.get(execution.id)
         assert interrupted.interrupted
@@ -337,12 +344,14 @@ def test_without_credentials_a_restart_marks_interrupted_and_history_reconciles(
         store.close()
 
 
-def test_secrets_reach_neither_the_database_nor_any_log(engine, fast_settings, caplog):
+def test_secrets_reach_neither_the_database_nor_any_log(sandboxed, fast_settings, caplog):
     caplog.set_level("DEBUG")
+    engine = SyncEngine(fast_settings, ExecutionStore(fast_settings.database_url))
     ok = engine.start_sync(sync_request())
     failed = engine.start_sync(sync_request(SyncTarget(SANDBOX_REGION, "NOSUCHKB00", "NOSUCHDS00")))
     run_to_end(engine, ok.id)
     run_to_end(engine, failed.id)
+    engine.close()
     engine.store.close()
     database_file = Path(fast_settings.database_url.removeprefix("sqlite:///"))
     # The database and any write-ahead log beside it.

@@ -22,9 +22,15 @@ def make_execution(number: int, target: SyncTarget = TARGET, **fields) -> Execut
     )
 
 
-@pytest.fixture(params=["memory", "file"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request, tmp_path):
-    url = "sqlite://" if request.param == "memory" else f"sqlite:///{tmp_path}/kb.sqlite3"
+    """The same store on an in-memory SQLite, a SQLite file, and a real PostgreSQL server."""
+    if request.param == "memory":
+        url = "sqlite://"
+    elif request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/kb.sqlite3"
+    else:
+        url = request.getfixturevalue("postgres_url")
     store = ExecutionStore(url)
     yield store
     store.close()
