@@ -13,12 +13,14 @@ import threading
 import time
 import uuid
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from io import BytesIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ConnectionClosedError
 from botocore.model import OperationModel
 
 from .api import OPERATIONS
@@ -41,19 +43,49 @@ class _RawBody(BytesIO):
         yield self.read()
 
 
+@dataclass(frozen=True)
+class CallRecord:
+    """One bedrock-agent request as received: who sent it (User-Agent, access key id, never a
+    secret, session token or signature) and what it asked."""
+
+    operation: str
+    parameters: dict
+    user_agent: str | None
+    access_key_id: str | None
+    at: float  # unix time it arrived
+
+    def as_json(self) -> dict:
+        return {
+            "operation": self.operation,
+            "parameters": self.parameters,
+            "userAgent": self.user_agent,
+            "accessKeyId": self.access_key_id,
+            "at": self.at,
+        }
+
+
 class BedrockAgentHook:
     def __init__(self, simulation: BedrockAgentSimulation, faults: FaultInjector):
         self._simulation = simulation
         self._faults = faults
         self._calls_lock = threading.Lock()
         # The newest calls only: a sandbox serving `make run` for days must not grow forever.
-        self._calls: deque[tuple[str, dict]] = deque(maxlen=CALLS_KEPT)
+        self._calls: deque[CallRecord] = deque(maxlen=CALLS_KEPT)
         self.stopped = False
 
     @property
     def calls(self) -> list[tuple[str, dict]]:
         with self._calls_lock:
+            return [(call.operation, call.parameters) for call in self._calls]
+
+    @property
+    def call_log(self) -> list[CallRecord]:
+        with self._calls_lock:
             return list(self._calls)
+
+    def clear_calls(self) -> None:
+        with self._calls_lock:
+            self._calls.clear()
 
     def __call__(
         self, event_name: str, request: AWSPreparedRequest, **kwargs
@@ -67,17 +99,44 @@ class BedrockAgentHook:
                 "This bedrock-agent client was created inside a kbsync sandbox that has "
                 "stopped. Create clients inside the running sandbox."
             )
+        arrived = time.time()
         model = operation_model(operation)
         params = request_parameters(model, request)
+        call = CallRecord(
+            operation,
+            params,
+            _header(request, "User-Agent"),
+            _access_key_id(request),
+            arrived,
+        )
         with self._calls_lock:
-            self._calls.append((operation, params))
+            self._calls.append(call)
 
         fault = self._faults.take(operation)
-        if fault is not None:
+        if fault is None:
+            return self._answer(operation, model, request, params)
+        if fault.close_connection:
             time.sleep(fault.latency_seconds)  # real seconds: it stands for a slow network
-            if fault.error is not None:
-                message = f"{fault.error} injected by the kbsync sandbox."
-                return _error_response(request, fault.error, fault.status, message)
+            raise _connection_closed(request)
+        if fault.lost_answer:
+            self._answer(operation, model, request, params)  # done, whatever it answered
+            time.sleep(fault.latency_seconds)
+            if fault.error is None:
+                raise _connection_closed(request)
+            return _error_response(request, fault.error, fault.status, _injected(fault.error))
+        time.sleep(fault.latency_seconds)
+        if fault.error is not None:
+            return _error_response(request, fault.error, fault.status, _injected(fault.error))
+        return self._answer(operation, model, request, params)
+
+    def _answer(
+        self,
+        operation: str,
+        model: OperationModel,
+        request: AWSPreparedRequest,
+        params: dict,
+    ) -> AWSResponse:
+        """Do what the request asks, as AWS would."""
         try:
             region = _authorized_region(operation, request)
             handler = OPERATIONS.get(operation)
@@ -89,15 +148,40 @@ class BedrockAgentHook:
         return _response(request, model.http.get("responseCode", 200), body, {})
 
 
+def _injected(error: str) -> str:
+    return f"{error} injected by the kbsync sandbox."
+
+
+def _connection_closed(request: AWSPreparedRequest) -> ConnectionClosedError:
+    """What botocore raises when the server closes the connection without an answer.
+
+    botocore's Endpoint emits before-send inside the same `try` as its HTTP send, so this
+    exception, raised by a before-send handler, is retried or raised exactly as one from a
+    real dropped connection. The HTTP server closes its socket when it sees it.
+    """
+    return ConnectionClosedError(endpoint_url=request.url)
+
+
+def _header(request: AWSPreparedRequest, name: str) -> str | None:
+    value = request.headers.get(name)
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return value
+
+
+def _access_key_id(request: AWSPreparedRequest) -> str | None:
+    """The access key id of the request's SigV4 signature: an identifier, not a secret (AWS
+    itself logs it in CloudTrail). The rest of the Authorization header is never kept."""
+    scope = CREDENTIAL_SCOPE.search(_header(request, "Authorization") or "")
+    return scope.group(1) if scope is not None else None
+
+
 def _authorized_region(operation: str, request: AWSPreparedRequest) -> str:
     """The region the request was signed for; raises AccessDenied for the denied keys.
 
-    The access key id is only compared, never kept or logged.
+    The access key id is kept only in the call log (CallRecord), never in an answer.
     """
-    authorization = request.headers.get("Authorization", b"")
-    if isinstance(authorization, bytes):
-        authorization = authorization.decode("latin-1")
-    scope = CREDENTIAL_SCOPE.search(authorization)
+    scope = CREDENTIAL_SCOPE.search(_header(request, "Authorization") or "")
     if scope is None:
         raise ServiceError("AccessDeniedException", "Missing Authentication Token")
     if scope.group(1).startswith(DENIED_ACCESS_KEY_PREFIX):

@@ -18,7 +18,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
-from .botocore_hook import EVENT_NAME, BedrockAgentHook
+from .botocore_hook import EVENT_NAME, BedrockAgentHook, CallRecord
 from .clock import SimulatedClock, check_speed
 from .constants import (
     SANDBOX_DATA_SOURCE_ID,
@@ -31,7 +31,7 @@ from .content import (
     handbook_documents,
     support_archive_documents,
 )
-from .faults import FaultInjector
+from .faults import Fault, FaultInjector
 from .state import SAMPLE_RESOURCES_CREATED_AT, BedrockAgentSimulation
 
 # moto has a partial bedrock-agent of its own. botocore calls every before-send handler, even
@@ -157,8 +157,20 @@ class Sandbox:
     @property
     def calls(self) -> list[tuple[str, dict]]:
         """(operation, parameters) of every bedrock-agent request received, oldest first,
-        including those answered with an error or an injected fault."""
+        including those answered with an error or an injected fault (`call_log` also says
+        who sent each and when)."""
         return self._hook.calls if self._hook is not None else []
+
+    @property
+    def call_log(self) -> list[CallRecord]:
+        """Every bedrock-agent request received, oldest first (the newest 10,000), with who
+        sent it: its User-Agent and the access key id it was signed with (never a secret)."""
+        return self._hook.call_log if self._hook is not None else []
+
+    def clear_calls(self) -> None:
+        """Empty `calls` and `call_log`."""
+        if self._hook is not None:
+            self._hook.clear_calls()
 
     def inject_fault(
         self,
@@ -167,11 +179,42 @@ class Sandbox:
         status: int | None = None,
         latency_seconds: float = 0.0,
         count: int | None = None,
-    ) -> None:
-        """Answer the next `count` bedrock-agent requests for `operation` (None: any) with
-        `error` and/or `status`, after `latency_seconds` of real time (not divided by speed).
-        `count=None` keeps the fault until clear_faults()."""
-        self._faults.inject(operation, error, status, latency_seconds, count)
+        *,
+        probability: float = 1.0,
+        lost_answer: bool = False,
+        close_connection: bool = False,
+        seed: int | None = None,
+    ) -> Fault:
+        """Make the next `count` bedrock-agent requests for `operation` (None: any) go wrong;
+        `count=None` keeps the fault until clear_faults(). Raises ValueError for a fault that
+        cannot apply. Each matching request is hit with `probability` (a random.Random seeded
+        with `seed`); only the requests hit count.
+
+        - `error` and/or `status`: answered instead of doing the work (a modeled error's status
+          comes from botocore's model, and a status's error too; an error the model lacks
+          needs its status, e.g. error="ServiceUnavailableException", status=503);
+        - `latency_seconds`: real seconds (not divided by speed) waited before answering;
+        - `lost_answer`: the work is done, then the answer is lost: the client gets
+          `error`/`status` if given, else a botocore ConnectionClosedError (over HTTP the
+          connection is closed without an answer), after `latency_seconds`;
+        - `close_connection`: ConnectionClosedError without the work being done.
+        """
+        return self._faults.inject(
+            operation,
+            error,
+            status,
+            latency_seconds,
+            count,
+            probability=probability,
+            lost_answer=lost_answer,
+            close_connection=close_connection,
+            seed=seed,
+        )
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults still in force, oldest first (copies)."""
+        return self._faults.faults
 
     def clear_faults(self) -> None:
         self._faults.clear()

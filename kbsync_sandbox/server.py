@@ -9,29 +9,65 @@ request is routed to its operation by method and path (botocore's requestUri for
 bedrock-agent operation), rebuilt as the prepared request botocore would have sent, and handed to
 the sandbox's before-send handler, whose response is written back as it is.
 
-Two paths outside AWS's API let a test drive the simulated time, as the in-process Sandbox's
-methods do (moto serves its own /moto-api/ the same way):
+Paths outside AWS's API let a test drive the sandbox as the in-process Sandbox's methods do
+(moto serves its own /moto-api/ the same way). All answer JSON; a bad request answers 400
+with {"message": <what is wrong>}.
 
-    PUT  /_kbsync_sandbox/speed                {"speed": 50}
-    POST /_kbsync_sandbox/finish-running-jobs
+    PUT    /_kbsync_sandbox/speed                {"speed": 50}     -> 200 {"speed": 50.0}
+    POST   /_kbsync_sandbox/finish-running-jobs                    -> 200 {"speed": ...}
+
+    POST   /_kbsync_sandbox/faults    -> 201 the fault, as below plus its "id"
+        {"operation": "GetIngestionJob" | null,   null (or absent): any operation
+         "error": "ThrottlingException" | null,   an AWS error code answered...
+         "status": 429 | null,                    ...with this HTTP status (one of the two
+                                                  gives the other from botocore's model; an
+                                                  error the model lacks needs its status)
+         "latencySeconds": 0,                     real seconds waited before answering
+         "lostAnswer": false,                     the work is done, then the answer is lost:
+                                                  the error above if any, else the connection
+                                                  is closed without an answer
+         "closeConnection": false,                closed without an answer, work not done
+         "probability": 1.0,                      0 < p <= 1: chance a matching request is hit
+         "count": 3 | null,                       requests hit before it ends; null: until
+                                                  cleared
+         "seed": 7 | null}                        seeds the fault's random.Random
+        Every field is optional, but a fault must do something.
+    GET    /_kbsync_sandbox/faults    -> 200 {"faults": [...]}, those still in force
+    DELETE /_kbsync_sandbox/faults    -> 200 {"faults": []}
+
+    GET    /_kbsync_sandbox/calls[?operation=GetIngestionJob]
+        -> 200 {"calls": [{"operation": ..., "parameters": {...}, "userAgent": <User-Agent>,
+                           "accessKeyId": <of the SigV4 signature>, "at": <unix time>}]}
+        the newest 10,000 bedrock-agent requests, oldest first, faults and errors included;
+        never a secret key, session token or signature
+    DELETE /_kbsync_sandbox/calls     -> 200 {"calls": []}
+
+A closed connection is really closed: no response is written and the socket is shut down, so
+a botocore client raises ConnectionClosedError (or ReadTimeoutError if its read timeout ends
+first, as with a lostAnswer whose latencySeconds outlasts it).
 
 It listens on 127.0.0.1 only: it accepts any credentials, so it is no service to expose.
 """
 
 import argparse
+import contextlib
 import json
 import re
 import signal
+import socket
 import sys
 from functools import cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import botocore.session
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ConnectionClosedError
 
 from .botocore_hook import _path_pattern
 from .environment import Sandbox
+from .faults import is_finite_number
 from .model import SERVICE_MODEL
 
 DEFAULT_HOST = "127.0.0.1"
@@ -41,6 +77,68 @@ UNKNOWN_OPERATION = "UnknownOperationException"
 BAD_REQUEST = "SerializationException"
 INTERNAL_FAILURE = "InternalServerException"
 CONTROL_PREFIX = "/_kbsync_sandbox/"
+# POST /_kbsync_sandbox/faults: body field -> (Sandbox.inject_fault keyword, what it takes).
+FAULT_FIELDS = {
+    "operation": ("operation", "an operation name or null"),
+    "error": ("error", "an error code or null"),
+    "status": ("status", "an HTTP status or null"),
+    "probability": ("probability", "a number"),
+    "latencySeconds": ("latency_seconds", "a number of seconds"),
+    "count": ("count", "a whole number or null"),
+    "lostAnswer": ("lost_answer", "true or false"),
+    "closeConnection": ("close_connection", "true or false"),
+    "seed": ("seed", "a whole number or null"),
+}
+
+
+class BadControlRequest(ValueError):
+    """A control request the sandbox cannot follow; its message says why."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _field_fits(name: str, value: object) -> bool:
+    if name in ("operation", "error"):
+        return value is None or isinstance(value, str)
+    if name in ("status", "count", "seed"):
+        return value is None or _is_int(value)
+    if name in ("probability", "latencySeconds"):
+        return is_finite_number(value)
+    return isinstance(value, bool)
+
+
+def fault_arguments(body: bytes) -> dict:
+    """Sandbox.inject_fault's keyword arguments for a POST /_kbsync_sandbox/faults body."""
+    try:
+        fields = json.loads(body) if body else None
+    except ValueError:
+        raise BadControlRequest("The body is not valid JSON.") from None
+    if not isinstance(fields, dict):
+        raise BadControlRequest(
+            'Send a JSON object, e.g. {"operation": "GetIngestionJob", '
+            '"error": "ThrottlingException", "count": 3}.'
+        )
+    unknown = sorted(set(fields) - set(FAULT_FIELDS))
+    if unknown:
+        raise BadControlRequest(
+            f"Unknown field(s) {', '.join(unknown)}; a fault has {', '.join(FAULT_FIELDS)}."
+        )
+    arguments = {}
+    for name, value in fields.items():
+        keyword, expected = FAULT_FIELDS[name]
+        if not _field_fits(name, value):
+            raise BadControlRequest(f"{name} must be {expected}, not {json.dumps(value)}.")
+        arguments[keyword] = value
+    return arguments
+
+
+def _http_names(message: str) -> str:
+    """A message about inject_fault's keywords, in the HTTP body's field names."""
+    for name, (keyword, _expected) in FAULT_FIELDS.items():
+        message = message.replace(keyword, name)
+    return message
 
 
 @cache
@@ -69,14 +167,26 @@ class SandboxHttpHandler(BaseHTTPRequestHandler):
     """Answers bedrock-agent requests through the running sandbox's before-send handler."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    # Headers and body go out in two writes: with Nagle's algorithm the body waited for the
+    # client's delayed ACK of the headers, ~40 ms per request.
+    disable_nagle_algorithm = True
     server: "SandboxHttpServer"
 
     def do_request(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         if path.startswith(CONTROL_PREFIX):
-            self._control(path.removeprefix(CONTROL_PREFIX), body)
+            try:
+                status, answer = self._control(path.removeprefix(CONTROL_PREFIX), query, body)
+            except BadControlRequest as error:
+                self._send_error(HTTPStatus.BAD_REQUEST, BAD_REQUEST, str(error))
+                return
+            if status == HTTPStatus.NOT_FOUND:
+                message = f"No sandbox control answers {self.command} {path}."
+                self._send_error(HTTPStatus.NOT_FOUND, UNKNOWN_OPERATION, message)
+                return
+            self._send(status, {"Content-Type": "application/json"}, json.dumps(answer).encode())
             return
         operation = operation_for(self.command, path)
         if operation is None:
@@ -89,6 +199,9 @@ class SandboxHttpHandler(BaseHTTPRequestHandler):
         )
         try:
             response = self.server.answer(operation, request)
+        except ConnectionClosedError:  # an injected fault: no answer at all
+            self._close_without_answer()
+            return
         except ValueError:  # a body that is not JSON
             self._send_error(HTTPStatus.BAD_REQUEST, BAD_REQUEST, "The body is not valid JSON.")
             return
@@ -99,23 +212,51 @@ class SandboxHttpHandler(BaseHTTPRequestHandler):
             return
         self._send(response.status_code, dict(response.headers), response.content)
 
-    def _control(self, action: str, body: bytes) -> None:
+    def _control(self, action: str, query: str, body: bytes) -> tuple[int, dict | None]:
+        """(status, JSON answer) of a control request; raises BadControlRequest."""
         sandbox = self.server.sandbox
-        if (self.command, action) == ("POST", "finish-running-jobs"):
+        request = (self.command, action)
+        if request == ("POST", "finish-running-jobs"):
             sandbox.finish_running_jobs()
-        elif (self.command, action) == ("PUT", "speed"):
+            return HTTPStatus.OK, {"speed": sandbox.speed}
+        if request == ("PUT", "speed"):
             try:
                 sandbox.speed = float(json.loads(body)["speed"])
             except (ValueError, TypeError, KeyError):
-                message = 'Send {"speed": <simulated seconds per real second, above 0>}.'
-                self._send_error(HTTPStatus.BAD_REQUEST, BAD_REQUEST, message)
-                return
-        else:
-            message = f"No sandbox control answers {self.command} {CONTROL_PREFIX}{action}."
-            self._send_error(HTTPStatus.NOT_FOUND, UNKNOWN_OPERATION, message)
-            return
-        answer = json.dumps({"speed": sandbox.speed}).encode()
-        self._send(HTTPStatus.OK, {"Content-Type": "application/json"}, answer)
+                raise BadControlRequest(
+                    'Send {"speed": <simulated seconds per real second, above 0>}.'
+                ) from None
+            return HTTPStatus.OK, {"speed": sandbox.speed}
+        if request == ("POST", "faults"):
+            arguments = fault_arguments(body)
+            try:
+                fault = sandbox.inject_fault(**arguments)
+            except ValueError as error:
+                raise BadControlRequest(_http_names(str(error))) from None
+            return HTTPStatus.CREATED, fault.as_json()
+        if request == ("GET", "faults"):
+            return HTTPStatus.OK, {"faults": [fault.as_json() for fault in sandbox.faults]}
+        if request == ("DELETE", "faults"):
+            sandbox.clear_faults()
+            return HTTPStatus.OK, {"faults": []}
+        if request == ("GET", "calls"):
+            operation = _operation_filter(query)
+            calls = [
+                call.as_json()
+                for call in sandbox.call_log
+                if operation is None or call.operation == operation
+            ]
+            return HTTPStatus.OK, {"calls": calls}
+        if request == ("DELETE", "calls"):
+            sandbox.clear_calls()
+            return HTTPStatus.OK, {"calls": []}
+        return HTTPStatus.NOT_FOUND, None
+
+    def _close_without_answer(self) -> None:
+        """End the connection with no response at all, as a dropped connection does."""
+        self.close_connection = True  # no next request on this keep-alive connection
+        with contextlib.suppress(OSError):  # the client may have gone first
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_request
 
@@ -135,6 +276,22 @@ class SandboxHttpHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
+
+
+def _operation_filter(query: str) -> str | None:
+    """The `operation` of GET /_kbsync_sandbox/calls?operation=..., None if absent."""
+    parameters = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(parameters) - {"operation"})
+    if unknown:
+        raise BadControlRequest(f"Unknown query parameter(s) {', '.join(unknown)}; only operation.")
+    values = parameters.get("operation")
+    if values is None:
+        return None
+    if len(values) != 1 or values[0] not in SERVICE_MODEL.operation_names:
+        raise BadControlRequest(
+            f"operation must be one bedrock-agent operation (e.g. GetIngestionJob), not {values}."
+        )
+    return values[0]
 
 
 class SandboxHttpServer(ThreadingHTTPServer):

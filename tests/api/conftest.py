@@ -86,7 +86,8 @@ def aws_api(aws_console) -> JsonClient:
 
 
 class SandboxControl:
-    """The sandbox server's simulated time, and a boto3 client of its own to read jobs."""
+    """The sandbox server's simulated time, its faults and its log of calls, and a boto3
+    client of its own to read jobs."""
 
     def __init__(self, url: str):
         self._http = JsonClient(url)
@@ -102,6 +103,33 @@ class SandboxControl:
     def finish_running_jobs(self) -> None:
         assert self._http.post("/_kbsync_sandbox/finish-running-jobs").status == 200
 
+    def inject_fault(self, **fields) -> dict:
+        """Add a fault with POST /_kbsync_sandbox/faults; `fields` are the body's (camelCase:
+        operation, error, status, probability, latencySeconds, count, lostAnswer,
+        closeConnection, seed). Returns the fault as the server answered it."""
+        reply = self._http.post("/_kbsync_sandbox/faults", fields)
+        assert reply.status == 201, (reply.status, reply.json)
+        return reply.json
+
+    def clear_faults(self) -> None:
+        assert self._http.request("DELETE", "/_kbsync_sandbox/faults").status == 200
+
+    def faults(self) -> list[dict]:
+        reply = self._http.get("/_kbsync_sandbox/faults")
+        assert reply.status == 200, (reply.status, reply.json)
+        return reply.json["faults"]
+
+    def calls(self, operation: str | None = None) -> list[dict]:
+        """The bedrock-agent requests the server received, oldest first (the newest 10,000):
+        dicts with operation, parameters, userAgent, accessKeyId and at (unix time)."""
+        query = {"operation": operation} if operation is not None else {}
+        reply = self._http.get("/_kbsync_sandbox/calls", **query)
+        assert reply.status == 200, (reply.status, reply.json)
+        return reply.json["calls"]
+
+    def clear_calls(self) -> None:
+        assert self._http.request("DELETE", "/_kbsync_sandbox/calls").status == 200
+
     def job(self, job_id: str, data_source_id: str = SANDBOX_DATA_SOURCE_ID) -> dict:
         return self.agent.get_ingestion_job(
             knowledgeBaseId=SANDBOX_KNOWLEDGE_BASE_ID,
@@ -114,5 +142,7 @@ class SandboxControl:
 def sandbox_control(sandbox_server) -> SandboxControl:
     control = SandboxControl(sandbox_server.url)
     yield control
+    # A fault left in force would hit the next test's requests (and the next line's).
+    control.clear_faults()
     # Whatever a test left running would make the next one's StartIngestionJob a conflict.
     control.finish_running_jobs()
