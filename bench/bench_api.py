@@ -1,7 +1,9 @@
-"""JSON API figures for issue 4. A script that prints medians, not a timed test.
+"""JSON API figures. A script that prints medians, not a timed test.
 
     GET /api/sync for one execution, 50 concurrent clients on keep-alive connections:
-    requests per second, and p50/p99 latency (target p99 < 50 ms)
+    requests per second, p50/p99 latency (target p99 < 50 ms) and the server's CPU time per
+    request; beside the same figures for the yardstick, seed 000's own design (an in-memory
+    map, bench/seed_design_app.py) on the same HTTP stack. Target: kbsync at least as fast.
 
 It starts the real server (`streamlit run app.py`, on the sandbox, a fresh SQLite file) and
 measures two executions: one that has ended (its logs complete), and one still running (a
@@ -20,7 +22,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,6 +41,8 @@ P99_TARGET_MS = 50.0
 # simulated seconds: 740 real ones).
 RUNNING_SANDBOX_SPEED = "0.05"
 FAST_SANDBOX_SPEED = "100"
+YARDSTICK_ENTRY = "bench/seed_design_app.py"
+YARDSTICK_EXECUTION_ID = "seed-execution"
 SYNC_BODY = {
     "region": "us-east-1",
     "knowledgeBaseId": "SANDBOXKB1",
@@ -113,32 +121,65 @@ def server_stack() -> str:
     return f"{parser} parser, {loop} loop"
 
 
-def measure(label: str, sandbox_speed: str, until_final: bool, runs: int, seconds: float):
+@dataclass
+class Figures:
+    rate: float  # requests per second
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float  # server CPU time per request
+
+
+def run_load(label: str, server, execution_id: str, runs: int, seconds: float) -> Figures:
+    host, port = "127.0.0.1", server.port
+    process = psutil.Process(server.process.pid)
+    asyncio.run(load(host, port, execution_id, WARM_UP_SECONDS))
+    rates, p50s, p99s, cpus = [], [], [], []
+    for run in range(1, runs + 1):
+        cpu_before = sum(process.cpu_times()[:2])
+        count, latencies, elapsed = asyncio.run(load(host, port, execution_id, seconds))
+        cpus.append((sum(process.cpu_times()[:2]) - cpu_before) / count * 1000)
+        rates.append(count / elapsed)
+        p50s.append(percentile(latencies, 0.50) * 1000)
+        p99s.append(percentile(latencies, 0.99) * 1000)
+        print(
+            f"  {label} run {run}: {count} requests, {rates[-1]:5.0f} req/s, "
+            f"p50 {p50s[-1]:5.1f} ms, p99 {p99s[-1]:5.1f} ms, {cpus[-1]:.3f} ms CPU/request"
+        )
+    figures = Figures(*(statistics.median(values) for values in (rates, p50s, p99s, cpus)))
+    verdict = "ok" if figures.p99_ms < P99_TARGET_MS else f"OVER the {P99_TARGET_MS:.0f} ms target"
+    print(
+        f"GET /api/sync, {label}, {CLIENTS} concurrent clients, median of {runs} runs of "
+        f"{seconds:g} s: {figures.rate:.0f} req/s, p50 {figures.p50_ms:.1f} ms, "
+        f"p99 {figures.p99_ms:.1f} ms ({verdict}), {figures.cpu_ms:.3f} ms server CPU/request"
+    )
+    return figures
+
+
+@contextmanager
+def kbsync_server(sandbox_speed: str):
     environment = {"KBSYNC_SANDBOX_SPEED": sandbox_speed}
     with (
         tempfile.TemporaryDirectory() as data_dir,
         start_console(Path(data_dir), environment) as server,
     ):
+        yield server
+
+
+def measure_kbsync(label, sandbox_speed, until_final, runs, seconds) -> Figures:
+    with kbsync_server(sandbox_speed) as server:
         execution_id = started_execution(server.url, until_final)
-        host, port = "127.0.0.1", server.port
-        asyncio.run(load(host, port, execution_id, WARM_UP_SECONDS))
-        rates, p50s, p99s = [], [], []
-        for run in range(1, runs + 1):
-            count, latencies, elapsed = asyncio.run(load(host, port, execution_id, seconds))
-            rates.append(count / elapsed)
-            p50s.append(percentile(latencies, 0.50) * 1000)
-            p99s.append(percentile(latencies, 0.99) * 1000)
-            print(
-                f"  {label} run {run}: {count} requests, {rates[-1]:5.0f} req/s, "
-                f"p50 {p50s[-1]:5.1f} ms, p99 {p99s[-1]:5.1f} ms"
-            )
-    p99 = statistics.median(p99s)
-    verdict = "ok" if p99 < P99_TARGET_MS else f"OVER the {P99_TARGET_MS:.0f} ms target"
-    print(
-        f"GET /api/sync, one {label} execution, {CLIENTS} concurrent clients, "
-        f"median of {runs} runs of {seconds:g} s: {statistics.median(rates):.0f} req/s, "
-        f"p50 {statistics.median(p50s):.1f} ms, p99 {p99:.1f} ms ({verdict})"
-    )
+        return run_load(f"kbsync, one {label} execution", server, execution_id, runs, seconds)
+
+
+def measure_seed_design(runs, seconds) -> Figures:
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        start_console(Path(data_dir), entry=YARDSTICK_ENTRY, name="seed-design") as server,
+    ):
+        return run_load(
+            "seed design (in-memory map, same stack)", server, YARDSTICK_EXECUTION_ID, runs,
+            seconds,
+        )
 
 
 def main() -> None:
@@ -147,8 +188,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=SECONDS_PER_RUN)
     arguments = parser.parse_args()
     print(f"uvicorn: {server_stack()}")
-    measure("ended", FAST_SANDBOX_SPEED, True, arguments.runs, arguments.seconds)
-    measure("running", RUNNING_SANDBOX_SPEED, False, arguments.runs, arguments.seconds)
+    runs, seconds = arguments.runs, arguments.seconds
+    yardstick = measure_seed_design(runs, seconds)
+    ended = measure_kbsync("ended", FAST_SANDBOX_SPEED, True, runs, seconds)
+    running = measure_kbsync("running", RUNNING_SANDBOX_SPEED, False, runs, seconds)
+    for label, figures in (("ended", ended), ("running", running)):
+        print(
+            f"kbsync / seed design, {label} execution: {figures.rate / yardstick.rate:.2f}x the "
+            f"requests per second, p99 {figures.p99_ms:.1f} against {yardstick.p99_ms:.1f} ms, "
+            f"{figures.cpu_ms:.3f} against {yardstick.cpu_ms:.3f} ms CPU/request"
+        )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ and releases the leases of the runs left unfinished so another replica takes the
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 from kbsync_core.models import AwsCredentials
 from kbsync_core.store.runs import ACTIVE, Lease, LeaseLostError, RunRecord, RunStore
@@ -80,6 +81,8 @@ class RunCoordinator:
         self.lease_seconds = lease_seconds
         self._kinds: dict[str, _Kind] = {}
         self._workers: dict[str, Worker] = {}
+        # Runs a thread of this replica is claiming right now (see adopt()).
+        self._adopting: set[str] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._keeper: threading.Thread | None = None
@@ -122,6 +125,34 @@ class RunCoordinator:
         )
         worker.thread.start()
         return worker
+
+    def adopt(
+        self, run_id: str, from_states: Iterable[str], begin: Callable[[Lease], None]
+    ) -> bool:
+        """Claim a run nobody works and `begin(lease)` it (launch a worker, or end it).
+
+        False, doing nothing, when the claim fails (another replica holds it), when this
+        replica already works it, or when another of its threads is adopting it right now:
+        the claim, what `begin` records and the launch happen once per run. If `begin` fails,
+        the run is released for someone else to try.
+        """
+        with self._lock:
+            if self._closing.is_set() or run_id in self._workers or run_id in self._adopting:
+                return False
+            self._adopting.add(run_id)
+        try:
+            lease = self.lease_for(run_id)
+            if not self.runs.claim(lease, from_states=from_states):
+                return False
+            try:
+                begin(lease)
+            except BaseException:
+                self.runs.release(lease)
+                raise
+            return True
+        finally:
+            with self._lock:
+                self._adopting.discard(run_id)
 
     def _run(self, worker: Worker, work: Callable[[Worker], None]) -> None:
         try:
@@ -204,21 +235,15 @@ class RunCoordinator:
                 worker.wake.set()
 
     def sweep(self) -> None:
-        """Claim each expired run of a registered kind and hand it to that kind."""
+        """Adopt each expired run of a registered kind and hand it to that kind."""
         for kind_name, kind in self._kinds.items():
             for run in self.runs.expired(kind_name):
                 if self._closing.is_set():
                     return
-                if self.worker(run.id) is not None:
-                    continue  # ours, its renewal just late: the next renew() settles it
-                lease = self.lease_for(run.id)
-                if not self.runs.claim(lease, from_states=(ACTIVE,)):
-                    continue  # another replica was quicker
                 try:
-                    kind.take_over(run, lease)
+                    self.adopt(run.id, (ACTIVE,), partial(kind.take_over, run))
                 except Exception:
-                    logger.exception("Taking over run %s failed; releasing it.", run.id)
-                    self.runs.release(lease)
+                    logger.exception("Taking over run %s failed; it was released.", run.id)
 
     # -- shutting down -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ it is marked interrupted and settled from AWS history later. Workers never touch
 
 import logging
 import uuid
+from functools import partial
 
 from kbsync_core.aws import (
     AwsClients,
@@ -479,13 +480,12 @@ class SyncEngine:
         One with no job yet retries its start with its clientToken: if AWS did create the job
         before its replica died, StartIngestionJob answers with that job instead of another.
         """
-        lease = self.coordinator.lease_for(execution.id)
-        if not self.store.runs.claim(lease, from_states=(ACTIVE, INTERRUPTED)):
-            return False
-        if self.coordinator.worker(execution.id) is not None:
-            return False  # ours already; the claim only renewed the lease
-        self.store.record(execution.id, log=[log_line(LOG_RESUMED)], lease=lease)
-        return self._launch(lease, credentials, fresh=False)
+
+        def begin(lease: Lease) -> None:
+            self.store.record(execution.id, log=[log_line(LOG_RESUMED)], lease=lease)
+            self._launch(lease, credentials, fresh=False)
+
+        return self.coordinator.adopt(execution.id, (ACTIVE, INTERRUPTED), begin)
 
     def _takeover_credentials(self, run: RunRecord) -> AwsCredentials | None:
         if self.takeover_credentials is None:
@@ -518,20 +518,21 @@ class SyncEngine:
         start with its clientToken.
         """
         for execution in self.store.list_interrupted(target):
-            lease = self.coordinator.lease_for(execution.id)
-            if not self.store.runs.claim(lease, from_states=(INTERRUPTED,)):
-                continue  # settled or taken up by someone else meanwhile
             job = aws_jobs.get(execution.job_id or "")
-            if job is None or job["status"] in AWS_RUNNING_STATUSES:
-                self.store.record(execution.id, log=[log_line(LOG_RESUMED)], lease=lease)
-                self._launch(lease, credentials, fresh=False)
-                continue
-            self.store.record(
-                execution.id,
-                log=[log_line(LOG_RECONCILED.format(status=job["status"]))],
-                lease=lease,
+            # Settled or taken up by someone else meanwhile: adopt() says no and does nothing.
+            self.coordinator.adopt(
+                execution.id, (INTERRUPTED,), partial(self._settle, credentials, job)
             )
-            self._finish(lease, job)
+
+    def _settle(self, credentials: AwsCredentials, job: dict | None, lease: Lease) -> None:
+        if job is None or job["status"] in AWS_RUNNING_STATUSES:
+            self.store.record(lease.run_id, log=[log_line(LOG_RESUMED)], lease=lease)
+            self._launch(lease, credentials, fresh=False)
+            return
+        self.store.record(
+            lease.run_id, log=[log_line(LOG_RECONCILED.format(status=job["status"]))], lease=lease
+        )
+        self._finish(lease, job)
 
     # -- reading -----------------------------------------------------------------------------
 

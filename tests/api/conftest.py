@@ -21,6 +21,7 @@ API_TOKEN = "kbsync-api-test-token-7f3a9c0e51d24b6b"
 # Slow enough that a job started by a test runs until the test says otherwise (a first sync
 # of the handbook takes 37 simulated seconds).
 SANDBOX_SERVER_SPEED = 1.0
+AWS_CONSOLE_LEASE_SECONDS = 2
 
 
 def sync_body(**overrides) -> dict:
@@ -73,6 +74,8 @@ def aws_console(tmp_path_factory, sandbox_server):
         "KBSYNC_BACKEND": "aws",
         "AWS_ENDPOINT_URL_BEDROCK_AGENT": sandbox_server.url,
         "AWS_EC2_METADATA_DISABLED": "true",
+        # A killed console's runs are free for the next one within a couple of seconds.
+        "KBSYNC_LEASE_SECONDS": str(AWS_CONSOLE_LEASE_SECONDS),
     }
     with start_console(
         tmp_path_factory.mktemp("aws-console"), environment, name="aws-console"

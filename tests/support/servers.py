@@ -205,9 +205,11 @@ def start_console(
     *,
     name: str = "console",
     port: int | None = None,
+    entry: str = "app.py",
 ) -> RunningServer:
-    """`streamlit run app.py` on a free port, its SQLite file in `data_dir`, on a fast sandbox
-    unless `environment` says otherwise; ready once Streamlit's health check answers."""
+    """`streamlit run app.py` (or another `entry` script) on a free port, its SQLite file in
+    `data_dir`, on a fast sandbox unless `environment` says otherwise; ready once Streamlit's
+    health check answers."""
     data_dir = Path(data_dir)
     port = port or free_port()
     settings = {
@@ -216,7 +218,7 @@ def start_console(
         **(environment or {}),
     }
     command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
+        sys.executable, "-m", "streamlit", "run", entry,
         "--server.port", str(port),
         "--server.address", LOCALHOST,
         "--server.headless", "true",
