@@ -73,8 +73,11 @@ def create_database_engine(url: str) -> Engine:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Bring the database to the newest migration, one process at a time."""
-    with _migration_lock(engine) as connection:
+    """Bring the database to the newest migration, one process at a time.
+
+    Raises DatabaseError, naming the database (never its password), when it cannot be reached.
+    """
+    with _unreachable_as_database_error(engine), _migration_lock(engine) as connection:
         if engine.dialect.name == "sqlite" and not is_in_memory(str(engine.url)):
             # Persistent in the file: readers never wait for the writer. Set here, under the
             # lock, so two processes opening a new file do not race to switch its journal.
@@ -97,8 +100,18 @@ def migration_config(connection: Connection) -> Config:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
+    with _unreachable_as_database_error(engine), engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextmanager
+def _unreachable_as_database_error(engine: Engine) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.OperationalError as error:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        raise DatabaseError(f"Cannot open the database {where}: {reason}") from None
 
 
 @contextmanager

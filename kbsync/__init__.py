@@ -1,0 +1,1 @@
+"""kbsync's command line: `python -m kbsync --help`."""

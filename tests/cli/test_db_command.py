@@ -1,0 +1,50 @@
+"""`python -m kbsync db upgrade|revision`: the schema brought up to date, or a clear refusal."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import clean_environment
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "kbsync-0.1.0.sqlite3"
+
+
+def kbsync(*arguments: str, database_url: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kbsync", *arguments],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        env=clean_environment({"KBSYNC_DATABASE_URL": database_url}),
+    )
+
+
+def test_db_upgrade_brings_a_0_1_0_database_to_the_newest_revision(tmp_path):
+    database = tmp_path / "old.sqlite3"
+    database.write_bytes(FIXTURE.read_bytes())
+    url = f"sqlite:///{database}"
+    assert kbsync("db", "revision", database_url=url).stdout.strip().startswith("empty")
+
+    upgraded = kbsync("db", "upgrade", database_url=url)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip() == "0002"
+    assert kbsync("db", "revision", database_url=url).stdout.strip() == "0002"
+
+
+def test_db_upgrade_on_postgresql(postgres_url):
+    upgraded = kbsync("db", "upgrade", database_url=postgres_url)
+    assert (upgraded.returncode, upgraded.stdout.strip()) == (0, "0002"), upgraded.stderr
+
+
+@pytest.mark.parametrize("action", ["upgrade", "revision"])
+def test_an_unreachable_database_is_named_without_its_password(action):
+    url = "postgresql+psycopg://kbsync:hunter2-secret@127.0.0.1:1/kbsync"
+    refused = kbsync("db", action, database_url=url)
+    assert refused.returncode == 2
+    assert "Cannot open the database postgresql+psycopg://kbsync:***@127.0.0.1:1/kbsync" in (
+        refused.stderr
+    )
+    assert "hunter2" not in refused.stderr + refused.stdout
+    assert "Traceback" not in refused.stderr
