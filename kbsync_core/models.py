@@ -4,6 +4,8 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kbsync_core.logsafety import redact_secrets
+
 DEFAULT_DESCRIPTION = "Sincronización ejecutada desde la interfaz de chat"
 LOCAL_SOURCE = "LOCAL"
 AWS_SOURCE = "AWS"
@@ -88,10 +90,7 @@ class AwsCredentials:
 
     def redact(self, text: str) -> str:
         """Remove the secrets from a text that came back from somewhere we do not control."""
-        for secret in (self.secret_access_key, self.session_token):
-            if secret:
-                text = text.replace(secret, "****")
-        return text
+        return redact_secrets(text, (self.secret_access_key, self.session_token))
 
 
 @dataclass
