@@ -7,13 +7,14 @@ status and statistics folded in and the local logs kept (DESIGN.md, "Merge rule"
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import pandas as pd
 
 from kbsync_core.aws import AwsClients
-from kbsync_core.engine import SyncEngine
 from kbsync_core.models import (
     AWS_SOURCE,
     AWS_TERMINAL_STATUSES,
@@ -22,6 +23,7 @@ from kbsync_core.models import (
     SyncTarget,
     map_aws_status,
 )
+from kbsync_core.sync import SyncEngine
 from kbsync_core.timefmt import es_local_time, iso_utc, log_line, parse_iso, utc_now
 from kbsync_core.validation import HistoryRequest
 
@@ -31,6 +33,14 @@ AWS_PAGE_SIZE = 100
 # Every read fetches the most any request may ask for, so one cached answer per data source and
 # credentials serves every maxResults (a single ListIngestionJobs call either way).
 AWS_HISTORY_FETCH = 100
+# A cached answer is ~0.25 MB (100 job summaries): the cache keeps the most recently used
+# MAX_CACHED_HISTORIES, so however many key sets callers rotate through it stays under ~64 MB.
+# An answer lives one TTL, so this many is more (data source, credentials) pairs read within
+# 15 s than a console's operators make; AwsClients keeps as many clients, for the same reason.
+MAX_CACHED_HISTORIES = 256
+# Failure reasons are a few sentences per failed job, kept because they never change: the most
+# recently asked MAX_REMEMBERED_FAILURE_REASONS jobs are enough for every history page open.
+MAX_REMEMBERED_FAILURE_REASONS = 1024
 
 LOG_RETRIEVED = "Historial recuperado desde AWS."
 
@@ -187,11 +197,15 @@ class HistoryService:
         self.clients = clients
         self.ttl_seconds = ttl_seconds
         self._clock = clock
-        self._cache: dict[tuple, tuple[float, datetime, list[dict]]] = {}
+        # Guards the three tables below; never held during a call to AWS.
         self._lock = threading.Lock()
-        # One lock per cache key, so that many sessions asking at once make one AWS call.
-        self._key_locks: dict[tuple, threading.Lock] = {}
-        self._failure_reasons: dict[tuple, list[str]] = {}
+        # (data source, credentials) -> (when read, by the clock; when read, UTC; the jobs),
+        # least recently used first.
+        self._cache: OrderedDict[tuple, tuple[float, datetime, list[dict]]] = OrderedDict()
+        # One lock per cache key, so that many sessions asking at once make one AWS call. A
+        # key's lock lives only while some thread holds or waits on it: [lock, threads].
+        self._key_locks: dict[tuple, list] = {}
+        self._failure_reasons: OrderedDict[tuple, list[str]] = OrderedDict()
 
     def aws_jobs(
         self, request: HistoryRequest, *, refresh: bool = False
@@ -199,11 +213,9 @@ class HistoryService:
         """When AWS was read, and its newest job summaries (up to 100); read at most once per
         TTL per (data source, credentials), however many sessions ask."""
         key = (request.target, request.credentials.cache_key)
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            cached = self._cache.get(key)
-            if cached and not refresh and self._clock() - cached[0] < self.ttl_seconds:
+        with self._holding(key):
+            cached = None if refresh else self._fresh(key)
+            if cached:
                 return cached[1], cached[2]
             client = self.clients.bedrock_agent(request.credentials, request.target.region)
             jobs = fetch_aws_jobs(client, request.target, AWS_HISTORY_FETCH)
@@ -211,8 +223,49 @@ class HistoryService:
                 request.target, request.credentials, {job["ingestionJobId"]: job for job in jobs}
             )
             fetched_at = utc_now()
-            self._cache[key] = (self._clock(), fetched_at, jobs)
+            self._keep(key, (self._clock(), fetched_at, jobs))
             return fetched_at, jobs
+
+    @contextmanager
+    def _holding(self, key: tuple):
+        """Hold `key`'s lock. The lock is created by the first thread to want it and dropped by
+        the last to let it go, so a lock is never removed while another thread waits on it."""
+        with self._lock:
+            entry = self._key_locks.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._key_locks[key]
+
+    def _fresh(self, key: tuple) -> tuple[float, datetime, list[dict]] | None:
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is None:
+                return None
+            if self._clock() - cached[0] >= self.ttl_seconds:
+                del self._cache[key]
+                return None
+            self._cache.move_to_end(key)
+            return cached
+
+    def _keep(self, key: tuple, answer: tuple[float, datetime, list[dict]]) -> None:
+        """Cache an answer; drop every answer past its TTL, then the least recently used
+        beyond MAX_CACHED_HISTORIES."""
+        with self._lock:
+            self._cache[key] = answer
+            self._cache.move_to_end(key)
+            now = self._clock()
+            expired = [k for k, (read_at, _, _) in self._cache.items()
+                       if now - read_at >= self.ttl_seconds]
+            for expired_key in expired:
+                del self._cache[expired_key]
+            while len(self._cache) > MAX_CACHED_HISTORIES:
+                self._cache.popitem(last=False)
 
     def failure_reasons(self, request: HistoryRequest, row: dict) -> list[str]:
         """Why a history row's sync failed. Listings leave AWS's reasons out, so a failed AWS
@@ -224,7 +277,8 @@ class HistoryService:
         key = (request.target, row["jobId"])
         with self._lock:
             if key in self._failure_reasons:
-                return self._failure_reasons[key]
+                self._failure_reasons.move_to_end(key)
+                return list(self._failure_reasons[key])
         client = self.clients.bedrock_agent(request.credentials, request.target.region)
         job = client.get_ingestion_job(
             knowledgeBaseId=request.target.knowledge_base_id,
@@ -234,7 +288,10 @@ class HistoryService:
         reasons = list(job.get("failureReasons") or [])
         with self._lock:
             self._failure_reasons[key] = reasons
-        return reasons
+            self._failure_reasons.move_to_end(key)
+            while len(self._failure_reasons) > MAX_REMEMBERED_FAILURE_REASONS:
+                self._failure_reasons.popitem(last=False)
+        return list(reasons)
 
     def read(self, request: HistoryRequest, *, refresh: bool = False) -> list[dict]:
         """Merged history rows of the request's data source, newest first, at most maxResults."""

@@ -1,13 +1,18 @@
 """History read through the sandbox: AWS's jobs, local executions, one row per sync."""
 
 import threading
+import time
 
 import pytest
 
-from kbsync_core.engine import SyncEngine
-from kbsync_core.history import HistoryService
+from kbsync_core.history import (
+    MAX_CACHED_HISTORIES,
+    MAX_REMEMBERED_FAILURE_REASONS,
+    HistoryService,
+)
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.store import ExecutionStore
+from kbsync_core.sync import SyncEngine
 from kbsync_core.validation import HistoryRequest, SyncRequest
 from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 
@@ -105,3 +110,111 @@ def test_an_aws_jobs_failure_reasons_are_asked_for_once(engine, sandboxed):
     assert history.failure_reasons(failing, row) == reasons
     gets = [name for name, _params in sandboxed.calls if name == "GetIngestionJob"]
     assert len(gets) == 1
+
+
+class FakeBedrockAgent:
+    """bedrock-agent's two reads the history makes, counted, with one job each."""
+
+    def __init__(self, calls: list[str], delay: float = 0.0):
+        self.calls = calls
+        self.delay = delay
+
+    def get_paginator(self, _name):
+        return self
+
+    def paginate(self, **_params):
+        self.calls.append("ListIngestionJobs")
+        time.sleep(self.delay)
+        summary = {
+            "ingestionJobId": "JOB0000001", "status": "COMPLETE", "statistics": {},
+            "startedAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:01:00Z",
+        }
+        return [{"ingestionJobSummaries": [summary]}]
+
+    def get_ingestion_job(self, **params):
+        self.calls.append("GetIngestionJob")
+        return {"ingestionJob": {"failureReasons": [f"{params['ingestionJobId']} failed"]}}
+
+
+class FakeClients:
+    """AwsClients' one method, answering with FakeBedrockAgent: 1,500 real clients (a botocore
+    client per key set) would take minutes to build, and only the cache is under test."""
+
+    def __init__(self, delay: float = 0.0):
+        self.calls: list[str] = []
+        self.delay = delay
+
+    def bedrock_agent(self, _credentials, _region):
+        return FakeBedrockAgent(self.calls, self.delay)
+
+
+def key_set(number: int) -> AwsCredentials:
+    return AwsCredentials.from_keys(f"AKIAROTATED{number:09d}", f"rotated-secret-{number}")
+
+
+KEY_SETS = 1500
+
+
+def test_1500_key_sets_leave_a_bounded_cache_and_no_locks_behind(engine):
+    clients = FakeClients()
+    history = HistoryService(engine, clients, ttl_seconds=15, clock=FakeClock())
+    for number in range(KEY_SETS):
+        history.aws_jobs(HistoryRequest(TARGET, key_set(number), 30))
+    assert clients.calls.count("ListIngestionJobs") == KEY_SETS
+    assert len(history._cache) <= MAX_CACHED_HISTORIES
+    assert len(history._key_locks) <= MAX_CACHED_HISTORIES
+    assert not history._key_locks  # nobody reads now: no lock is kept
+
+    # The most recently used are still served from the cache; the oldest went.
+    history.aws_jobs(HistoryRequest(TARGET, key_set(KEY_SETS - 1), 30))
+    assert clients.calls.count("ListIngestionJobs") == KEY_SETS
+    history.aws_jobs(HistoryRequest(TARGET, key_set(0), 30))
+    assert clients.calls.count("ListIngestionJobs") == KEY_SETS + 1
+
+
+def test_answers_past_their_ttl_are_dropped(engine):
+    clock = FakeClock()
+    history = HistoryService(engine, FakeClients(), ttl_seconds=15, clock=clock)
+    for number in range(3):
+        history.aws_jobs(HistoryRequest(TARGET, key_set(number), 30))
+    assert len(history._cache) == 3
+    clock.now += 15
+    history.aws_jobs(HistoryRequest(TARGET, key_set(3), 30))
+    assert len(history._cache) == 1
+
+
+def test_concurrent_readers_of_many_keys_make_one_aws_call_per_key(engine):
+    clients = FakeClients(delay=0.05)  # long enough for every reader of a key to wait
+    history = HistoryService(engine, clients, ttl_seconds=15, clock=FakeClock())
+    keys, readers_per_key = 40, 5
+    start = threading.Barrier(keys * readers_per_key)
+
+    def read(number: int) -> None:
+        start.wait()
+        history.aws_jobs(HistoryRequest(TARGET, key_set(number), 30))
+
+    readers = [
+        threading.Thread(target=read, args=(number,))
+        for number in range(keys) for _ in range(readers_per_key)
+    ]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    assert clients.calls.count("ListIngestionJobs") == keys
+    assert not history._key_locks
+
+
+def test_remembered_failure_reasons_are_bounded(engine):
+    clients = FakeClients()
+    history = HistoryService(engine, clients)
+    request = HistoryRequest(TARGET, CREDENTIALS, 30)
+
+    def row(number: int) -> dict:
+        return {"status": "FALLIDO", "source": "AWS", "jobId": f"JOB{number:07d}"}
+
+    for number in range(KEY_SETS):
+        assert history.failure_reasons(request, row(number)) == [f"JOB{number:07d} failed"]
+    assert len(history._failure_reasons) <= MAX_REMEMBERED_FAILURE_REASONS
+    history.failure_reasons(request, row(KEY_SETS - 1))  # the newest: still remembered
+    assert clients.calls.count("GetIngestionJob") == KEY_SETS
