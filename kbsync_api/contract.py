@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from kbsync_core.aws import describe_aws_error, is_aws_error
-from kbsync_core.engine import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
+from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.models import AwsCredentials
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import (
     KEY_FIELDS,
     RequestValidationError,
+    is_text,
+    not_text_message,
     validate_credentials,
     validate_history_request,
     validate_sync_request,
@@ -55,6 +57,11 @@ BODY_INCOMPLETE = "The client went away before sending the whole request body."
 BODY_NOT_DECLARED_JSON = "Send the request body as JSON, with Content-Type: application/json."
 EXECUTION_ID_REQUIRED = "executionId is required."
 EXECUTION_ID_NOT_STRING = "executionId must be a string."
+EXECUTION_ID_NOT_TEXT = not_text_message("executionId")
+# What Starlette makes of bytes that are not UTF-8 in a query (`?executionId=%ED%A0%80`, a
+# surrogate's bytes): U+FFFD. No id kbsync makes holds one, so in a URL it marks bytes that
+# were not text.
+REPLACEMENT_CHARACTER = "\ufffd"
 KEYS_GO_TOGETHER = "accessKeyId and secretAccessKey go together: send both, or neither."
 NOT_MONITORED_SEND_CREDENTIALS = (
     "This process is not watching this execution (it was started before a restart). "
@@ -154,6 +161,22 @@ def parse_json_body(raw: bytes) -> Any:
         raise ApiError(error_reply(400, BODY_NOT_JSON)) from None
 
 
+def read_execution_id(value: Any, *, from_url: bool = False) -> str:
+    """The executionId a request names, stripped; an ApiError (400, or 404 for an id too long
+    to exist) when it names none. Not text is a 400, before any lookup: SQLite cannot even
+    be asked about a lone surrogate."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ApiError(error_reply(400, EXECUTION_ID_REQUIRED))
+    if not isinstance(value, str):
+        raise ApiError(error_reply(400, EXECUTION_ID_NOT_STRING))
+    if not is_text(value) or (from_url and REPLACEMENT_CHARACTER in value):
+        raise ApiError(error_reply(400, EXECUTION_ID_NOT_TEXT))
+    value = value.strip()
+    if len(value) > EXECUTION_ID_MAX_LENGTH:
+        raise ApiError(error_reply(404, EXECUTION_NOT_FOUND))
+    return value
+
+
 # -- the endpoints ---------------------------------------------------------------------------
 
 
@@ -179,11 +202,10 @@ def start_sync(kbsync: Kbsync, payload: Any) -> ApiReply:
 
 def get_sync(kbsync: Kbsync, execution_id: str | None) -> ApiReply:
     """GET /api/sync?executionId=... (seed 000): the execution, with its logs."""
-    execution_id = (execution_id or "").strip()
-    if not execution_id:
-        return error_reply(400, EXECUTION_ID_REQUIRED)
-    if len(execution_id) > EXECUTION_ID_MAX_LENGTH:
-        return error_reply(404, EXECUTION_NOT_FOUND)
+    try:
+        execution_id = read_execution_id(execution_id, from_url=True)
+    except ApiError as error:
+        return error.reply
     try:
         execution = kbsync.engine.get(execution_id)
     except Exception as error:
@@ -201,14 +223,10 @@ def stop_sync(kbsync: Kbsync, payload: Any) -> ApiReply:
     """
     if not isinstance(payload, Mapping):
         return error_reply(400, BODY_NOT_OBJECT)
-    execution_id = payload.get("executionId")
-    if execution_id is None or (isinstance(execution_id, str) and not execution_id.strip()):
-        return error_reply(400, EXECUTION_ID_REQUIRED)
-    if not isinstance(execution_id, str):
-        return error_reply(400, EXECUTION_ID_NOT_STRING)
-    execution_id = execution_id.strip()
-    if len(execution_id) > EXECUTION_ID_MAX_LENGTH:
-        return error_reply(404, EXECUTION_NOT_FOUND)
+    try:
+        execution_id = read_execution_id(payload.get("executionId"))
+    except ApiError as error:
+        return error.reply
     try:
         credentials = _stop_credentials(payload, kbsync.settings.allow_ambient_credentials)
     except RequestValidationError as error:

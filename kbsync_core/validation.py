@@ -14,6 +14,10 @@ from kbsync_core.models import DEFAULT_DESCRIPTION, AwsCredentials, SyncTarget
 
 MISSING_SYNC_PARAMETERS = "Faltan parámetros de sincronización."
 MISSING_HISTORY_PARAMETERS = "Faltan parámetros para consultar historial de sincronización."
+NOT_TEXT = (
+    "{field} is not valid text: it contains a lone surrogate or other code that is no "
+    "Unicode character."
+)
 
 DESCRIPTION_MAX_LENGTH = 200
 MAX_RESULTS_DEFAULT = 30
@@ -23,9 +27,47 @@ MAX_RESULTS_RANGE = (1, 100)
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 # Bedrock's own pattern for knowledge base, data source and ingestion job ids.
 RESOURCE_ID_PATTERN = re.compile(r"^[0-9A-Za-z]{10}$")
-# IAM access key ids: AKIA... for long-term keys, ASIA... for temporary ones.
-ACCESS_KEY_ID_PATTERN = re.compile(r"^[A-Z0-9]{16,128}$")
-SECRET_MIN_LENGTH = 16
+# Keys are checked for what could never be a key, and nothing more: AWS's own answer judges the
+# rest. Real AWS keys look like AKIA.../ASIA... and 40-character secrets, but AWS emulators
+# (LocalStack, ministack) take `test` / `test`, and a key format is AWS's to change.
+#
+# The access key id: IAM's AccessKeyId is 16 to 128 characters, and no emulator needs more.
+ACCESS_KEY_ID_MAX_LENGTH = 128
+# AWS's secrets are 40 characters and IAM documents no maximum: 1 KiB is room for any emulator's
+# or future format, while a pasted file (kept in memory, hashed for every cache key) is refused.
+SECRET_ACCESS_KEY_MAX_LENGTH = 1024
+# STS tokens run from some hundreds to a few thousand characters, and AWS warns that their size
+# is not fixed: 8 KiB leaves room to grow, and is also the longest header line (the token
+# travels in X-Amz-Security-Token) that many HTTP servers and proxies accept by default.
+SESSION_TOKEN_MAX_LENGTH = 8192
+# The access key id (in the Authorization header's Credential=) and the session token travel
+# in HTTP headers: visible ASCII only. The secret never leaves (it keys the signature), so any
+# text goes, except what no key can hold: spaces, line breaks, control characters.
+HEADER_SAFE_PATTERN = re.compile(r"^[\x21-\x7e]+$")
+ONLY_VISIBLE_ASCII = (
+    "must hold visible ASCII characters only: no spaces, line breaks or control characters."
+)
+NO_SPACES_OR_CONTROLS = "must not contain spaces, line breaks or control characters."
+
+
+def _header_safe(value: str) -> bool:
+    return HEADER_SAFE_PATTERN.fullmatch(value) is not None
+
+
+def _no_spaces_or_controls(value: str) -> bool:
+    # isprintable() is False for line breaks, control and format characters; " " is printable.
+    return not any(character.isspace() or not character.isprintable() for character in value)
+
+
+# Each credential field: its maximum length, the test of its characters, and the explanation.
+CREDENTIAL_RULES = {
+    "accessKeyId": (ACCESS_KEY_ID_MAX_LENGTH, _header_safe, ONLY_VISIBLE_ASCII),
+    "secretAccessKey": (
+        SECRET_ACCESS_KEY_MAX_LENGTH, _no_spaces_or_controls, NO_SPACES_OR_CONTROLS
+    ),
+    "sessionToken": (SESSION_TOKEN_MAX_LENGTH, _header_safe, ONLY_VISIBLE_ASCII),
+}
+
 PROFILE_NAME_PATTERN = re.compile(r"^[\w.@+=,-]{1,64}$")
 
 TARGET_FIELDS = ("region", "knowledgeBaseId", "dataSourceId")
@@ -79,12 +121,32 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def is_text(value: str) -> bool:
+    """False for a str that holds something no text can: a lone UTF-16 surrogate (JSON's
+    "\\ud800", which json.loads lets through), which UTF-8, SQLite and HTTP all refuse."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def not_text_message(name: str) -> str:
+    # Nothing of the value, not even where the bad character is: the position of one at the
+    # end of a session token would be the token's length.
+    return NOT_TEXT.format(field=name)
+
+
 def _string(payload: Mapping[str, Any], name: str) -> str | None:
+    """Every string field is read here: absent or blank is None; not a string, or not text,
+    a RequestValidationError naming the field."""
     value = payload.get(name)
     if _is_blank(value):
         return None
     if not isinstance(value, str):
         raise RequestValidationError(f"{name} must be a string.", name)
+    if not is_text(value):
+        raise RequestValidationError(not_text_message(name), name)
     return value.strip()
 
 
@@ -122,6 +184,20 @@ def validate_target(payload: Mapping[str, Any]) -> SyncTarget:
     return SyncTarget(*(_target_field(payload, name) for name in TARGET_FIELDS))
 
 
+def _credential(payload: Mapping[str, Any], name: str) -> str | None:
+    """A key as typed, if it could be one. The messages never repeat it, nor its length: they
+    may end up on a screen or in a proxy's log."""
+    value = _string(payload, name)
+    if value is None:
+        return None
+    max_length, acceptable, explanation = CREDENTIAL_RULES[name]
+    if not acceptable(value):
+        raise RequestValidationError(f"{name} {explanation}", name)
+    if len(value) > max_length:
+        raise RequestValidationError(f"{name} must be at most {max_length} characters.", name)
+    return value
+
+
 def _uses_ambient_credentials(payload: Mapping[str, Any], allow_ambient: bool) -> bool:
     return allow_ambient and all(_is_blank(payload.get(name)) for name in KEY_FIELDS)
 
@@ -133,26 +209,9 @@ def validate_credentials(payload: Mapping[str, Any], *, allow_ambient: bool) -> 
         if profile is not None:
             _check_pattern("profile", profile, PROFILE_NAME_PATTERN, "is not a profile name.")
         return AwsCredentials(profile_name=profile)
-    access_key_id = _string(payload, "accessKeyId") or ""
-    # The message never repeats a credential: it may end up on a screen or in a proxy's log.
-    _check_pattern(
-        "accessKeyId", access_key_id, ACCESS_KEY_ID_PATTERN,
-        "must be 16 or more capital letters and digits, such as AKIAIOSFODNN7EXAMPLE.",
-    )
-    secret_access_key = _string(payload, "secretAccessKey") or ""
-    if any(character.isspace() for character in secret_access_key):
-        raise RequestValidationError(
-            "secretAccessKey must not contain spaces or line breaks.", "secretAccessKey"
-        )
-    # AWS secret keys are 40 characters. A short one is a typing mistake, and would make
-    # redacting it from messages cut ordinary words apart.
-    if len(secret_access_key) < SECRET_MIN_LENGTH:
-        raise RequestValidationError(
-            f"secretAccessKey must be at least {SECRET_MIN_LENGTH} characters "
-            "(AWS secret access keys have 40).",
-            "secretAccessKey",
-        )
-    session_token = _string(payload, "sessionToken")
+    access_key_id = _credential(payload, "accessKeyId") or ""
+    secret_access_key = _credential(payload, "secretAccessKey") or ""
+    session_token = _credential(payload, "sessionToken")
     return AwsCredentials.from_keys(access_key_id, secret_access_key, session_token)
 
 

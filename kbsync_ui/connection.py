@@ -128,7 +128,10 @@ def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
     allow_ambient = kbsync.settings.allow_ambient_credentials
     problems = check_fields(values, allow_ambient=allow_ambient)
     credentials = None
-    if not any(field in problems for field in ("accessKeyId", "secretAccessKey", "region")):
+    # The pick lists need a region, and keys validate_credentials takes (it raises on any key
+    # field check_fields refused).
+    credential_fields = ("accessKeyId", "secretAccessKey", "sessionToken", "region")
+    if not any(field in problems for field in credential_fields):
         credentials = validate_credentials(values, allow_ambient=allow_ambient)
 
     with st.sidebar:
@@ -171,7 +174,10 @@ def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
         )
         _problem(problems, "sessionToken")
         if kbsync.settings.uses_sandbox:
-            st.caption("On the sandbox any well-formed key works, e.g. AKIAIOSFODNN7EXAMPLE.")
+            st.caption(
+                "On the sandbox any keys work, e.g. AKIAIOSFODNN7EXAMPLE, or test / test "
+                "as on LocalStack."
+            )
     # Kept in this session's memory (beside the widgets that hold the same keys) for the page
     # that runs next: validated once per run.
     st.session_state[CONNECTION_KEY] = _connection(values, problems, allow_ambient)

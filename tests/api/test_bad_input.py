@@ -191,7 +191,8 @@ def _field_of_wrong_shape(rng):
         ("region", "US-EAST-1"), ("region", "useast1"), ("region", "us east 1"),
         ("knowledgeBaseId", "ABC"), ("knowledgeBaseId", "ABCDEFGHIJK"),
         ("dataSourceId", "KLMN-PQRST"),
-        ("accessKeyId", "akiaiosfodnn7example"), ("accessKeyId", "AKIA"),
+        ("accessKeyId", "AKIA IOSFODNN7EXAMPLE"), ("accessKeyId", "AKIA\nIOSFODNN7"),
+        ("accessKeyId", "A" * 129), ("sessionToken", "token with spaces"),
         ("secretAccessKey", "with a space"), ("secretAccessKey", "tab\tinside"),
     ])
     body[name] = value
@@ -214,6 +215,80 @@ def test_fuzz_600_malformed_bodies_get_4xx_json_and_no_5xx(api, console):
             answered += 1
     assert answered == 600
     assert "Traceback" not in console.output()[output_before:]
+
+
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEKbsyncSurrogateTokenDoNotLeak0123456789"
+LONE_SURROGATE = "\ud800"  # json.loads takes JSON's "\ud800"; UTF-8 cannot encode it
+NOT_TEXT = " is not valid text"
+
+
+def _json_text(body: dict) -> bytes:
+    """The body as JSON text whose strings carry the lone surrogate as the escape \\ud800."""
+    raw = _json(body)
+    assert b"\\ud800" in raw
+    return raw
+
+
+def assert_not_text_reply(reply, field: str, secret: str | None = None) -> None:
+    assert_json_error(reply, 400)
+    assert reply.json["error"].startswith(field + NOT_TEXT), reply.json
+    # Nothing of the value: not the secret, nor its length (no position of the bad character).
+    if secret is not None:
+        assert secret.encode() not in reply.raw
+        assert str(len(secret)).encode() not in reply.raw
+        assert str(len(secret + LONE_SURROGATE)).encode() not in reply.raw
+
+
+@pytest.mark.parametrize("field", [*SHARED_FIELDS, "description"])
+def test_a_lone_surrogate_in_a_sync_field_is_a_400_naming_it(api, console, field):
+    value = SESSION_TOKEN + LONE_SURROGATE
+    output_before = len(console.output())
+    reply = api.post(
+        "/api/sync", raw=_json_text(sync_body(**{field: value})),
+        headers={"Content-Type": "application/json"},
+    )
+    assert_not_text_reply(reply, field, SESSION_TOKEN)
+    assert "Traceback" not in console.output()[output_before:]
+
+
+@pytest.mark.parametrize("field", SHARED_FIELDS)
+def test_a_lone_surrogate_in_a_history_field_is_a_400_naming_it(api, field):
+    reply = api.post(
+        "/api/sync-history",
+        raw=_json_text(history_body(**{field: SESSION_TOKEN + LONE_SURROGATE})),
+        headers={"Content-Type": "application/json"},
+    )
+    assert_not_text_reply(reply, field, SESSION_TOKEN)
+
+
+def test_a_lone_surrogate_in_a_stop_requests_session_token_is_a_400_naming_it(api):
+    body = {
+        "executionId": "3f0c8f1e-5b7a-4c1e-9a57-0d6f1b2c3d4e",
+        "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+        "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "sessionToken": SESSION_TOKEN + LONE_SURROGATE,
+    }
+    reply = api.post(
+        "/api/sync/stop", raw=_json_text(body), headers={"Content-Type": "application/json"}
+    )
+    assert_not_text_reply(reply, "sessionToken", SESSION_TOKEN)
+
+
+@pytest.mark.parametrize("execution_id", [LONE_SURROGATE, "3f0c8f1e" + LONE_SURROGATE])
+def test_a_lone_surrogate_in_the_execution_id_to_stop_is_a_400(api, execution_id):
+    reply = api.post(
+        "/api/sync/stop", raw=_json_text({"executionId": execution_id}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert_not_text_reply(reply, "executionId")
+
+
+@pytest.mark.parametrize("query", ["%ED%A0%80", "3f0c8f1e%ED%A0%80", "%FF", "%C3"])
+def test_an_execution_id_in_the_url_that_is_not_utf8_is_a_400(api, query):
+    """A surrogate's UTF-8 bytes (%ED%A0%80), or any bytes that are not UTF-8, cannot name
+    an execution: Starlette turns them into U+FFFD, which no execution id holds."""
+    reply = api.request("GET", f"/api/sync?executionId={query}")
+    assert_not_text_reply(reply, "executionId")
 
 
 def test_a_cross_origin_preflight_is_refused(api):

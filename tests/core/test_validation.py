@@ -2,8 +2,11 @@ import pytest
 
 from kbsync_core.models import DEFAULT_DESCRIPTION
 from kbsync_core.validation import (
+    ACCESS_KEY_ID_MAX_LENGTH,
     MISSING_HISTORY_PARAMETERS,
     MISSING_SYNC_PARAMETERS,
+    SECRET_ACCESS_KEY_MAX_LENGTH,
+    SESSION_TOKEN_MAX_LENGTH,
     MissingParametersError,
     RequestValidationError,
     check_fields,
@@ -70,7 +73,7 @@ def test_every_missing_field_is_listed_for_the_form():
         ("knowledgeBaseId", "ABC", "knowledgeBaseId must be exactly 10 letters or digits"),
         ("knowledgeBaseId", "ABCDEFGHI!", "knowledgeBaseId must be exactly 10"),
         ("dataSourceId", "KLMNOPQRSTU", "dataSourceId must be exactly 10"),
-        ("accessKeyId", "not a key", "accessKeyId must be 16 or more capital letters"),
+        ("accessKeyId", "not a key", "accessKeyId must hold visible ASCII characters only"),
         ("secretAccessKey", "has a space", "secretAccessKey must not contain spaces"),
         ("description", "x" * 201, "description must be at most 200 characters (it has 201)"),
         ("region", 5, "region must be a string"),
@@ -148,13 +151,115 @@ def test_check_fields_reports_every_problem_by_field():
     assert problems["secretAccessKey"] == "Required."
     assert "accessKeyId" not in problems  # judged once the pair is complete
     assert check_fields(SEED_SYNC_BODY) == {}
-    assert check_fields({**SEED_SYNC_BODY, "accessKeyId": "lowercase-key"}) == {
-        "accessKeyId": "accessKeyId must be 16 or more capital letters and digits, "
-        "such as AKIAIOSFODNN7EXAMPLE."
+    assert check_fields({**SEED_SYNC_BODY, "accessKeyId": "key with spaces"}) == {
+        "accessKeyId": "accessKeyId must hold visible ASCII characters only: no spaces, "
+        "line breaks or control characters."
+    }
+    assert check_fields({**SEED_SYNC_BODY, "sessionToken": "token\ud800"}) == {
+        "sessionToken": "sessionToken is not valid text: it contains a lone surrogate or other "
+        "code that is no Unicode character."
     }
 
 
-def test_a_short_secret_is_a_typing_mistake():
-    with pytest.raises(RequestValidationError, match="at least 16 characters") as raised:
-        validate_sync_request({**SEED_SYNC_BODY, "secretAccessKey": "x"})
-    assert raised.value.field == "secretAccessKey"
+@pytest.mark.parametrize(
+    ("access_key_id", "secret", "session_token"),
+    [
+        ("test", "test", None),  # LocalStack's and ministack's
+        ("test", "test", "test"),
+        ("AKIAIOSFODNN7EXAMPLE", "x", None),
+        ("localstack-key_1", "any-secret/+=", None),
+        ("ASIAIOSFODNN7EXAMPLE", SECRET, "IQoJb3JpZ2luX2VjE" + "A" * 1000 + "=="),
+        ("A" * ACCESS_KEY_ID_MAX_LENGTH, "s" * SECRET_ACCESS_KEY_MAX_LENGTH, None),
+        ("AKIAIOSFODNN7EXAMPLE", "clé-secrète", "t" * SESSION_TOKEN_MAX_LENGTH),
+    ],
+)
+def test_keys_are_taken_in_any_form_aws_or_an_emulator_takes(access_key_id, secret, session_token):
+    body = {
+        **SEED_SYNC_BODY, "accessKeyId": access_key_id, "secretAccessKey": secret,
+        "sessionToken": session_token,
+    }
+    credentials = validate_sync_request(body).credentials
+    assert (credentials.access_key_id, credentials.secret_access_key) == (access_key_id, secret)
+    assert credentials.session_token == session_token
+    assert check_fields(body) == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("accessKeyId", "AKIA IOSFODNN7EXAMPLE", "must hold visible ASCII characters only"),
+        ("accessKeyId", "AKIA\tIOSFODNN7", "must hold visible ASCII characters only"),
+        ("accessKeyId", "AKIA\x00IOSFODNN7", "must hold visible ASCII characters only"),
+        ("accessKeyId", "AKIAÉIOSFODNN7", "must hold visible ASCII characters only"),
+        ("accessKeyId", "A" * (ACCESS_KEY_ID_MAX_LENGTH + 1), "must be at most 128 characters"),
+        ("secretAccessKey", "two words", "must not contain spaces, line breaks or control"),
+        ("secretAccessKey", "line\nbreak", "must not contain spaces, line breaks or control"),
+        ("secretAccessKey", "bell\x07", "must not contain spaces, line breaks or control"),
+        ("secretAccessKey", "zero\u200bwidth", "must not contain spaces, line breaks or control"),
+        ("secretAccessKey", "nbsp\u00a0inside", "must not contain spaces, line breaks or control"),
+        (
+            "secretAccessKey", "s" * (SECRET_ACCESS_KEY_MAX_LENGTH + 1),
+            "must be at most 1024 characters",
+        ),
+        ("sessionToken", "token with space", "must hold visible ASCII characters only"),
+        ("sessionToken", "token\r\nX-Injected: 1", "must hold visible ASCII characters only"),
+        ("sessionToken", "tokén", "must hold visible ASCII characters only"),
+        (
+            "sessionToken", "t" * (SESSION_TOKEN_MAX_LENGTH + 1),
+            "must be at most 8192 characters",
+        ),
+    ],
+)
+def test_what_cannot_be_a_key_is_refused_without_repeating_it(field, value, words):
+    with pytest.raises(RequestValidationError) as raised:
+        validate_sync_request({**SEED_SYNC_BODY, field: value})
+    message = raised.value.message
+    assert message.startswith(f"{field} {words}")
+    assert raised.value.field == field
+    assert value.strip() not in message
+    assert str(len(value)) not in message
+
+
+STRING_FIELDS = (
+    "region", "knowledgeBaseId", "dataSourceId", "accessKeyId", "secretAccessKey",
+    "sessionToken", "description",
+)
+LONE_SURROGATE = "\ud800"  # what JSON's "\ud800" becomes: json.loads takes it
+
+
+@pytest.mark.parametrize("field", STRING_FIELDS)
+@pytest.mark.parametrize(
+    "value",
+    [LONE_SURROGATE, SECRET + LONE_SURROGATE, LONE_SURROGATE + SECRET, "ab\udfffcd"],
+    ids=["alone", "at-the-end", "at-the-start", "inside"],
+)
+def test_a_lone_surrogate_in_a_string_field_is_not_text(field, value):
+    with pytest.raises(RequestValidationError) as raised:
+        validate_sync_request({**SEED_SYNC_BODY, field: value})
+    _assert_not_text(raised.value, field, value)
+
+
+@pytest.mark.parametrize("field", STRING_FIELDS[:-1])
+def test_a_lone_surrogate_is_not_text_in_a_history_request_either(field):
+    value = SECRET + LONE_SURROGATE
+    body = {k: v for k, v in SEED_SYNC_BODY.items() if k != "description"}
+    with pytest.raises(RequestValidationError) as raised:
+        validate_history_request({**body, field: value})
+    _assert_not_text(raised.value, field, value)
+
+
+def test_a_lone_surrogate_in_a_profile_is_not_text():
+    body = {k: v for k, v in SEED_SYNC_BODY.items() if k not in ("accessKeyId", "secretAccessKey")}
+    with pytest.raises(RequestValidationError) as raised:
+        validate_sync_request({**body, "profile": "ops" + LONE_SURROGATE}, allow_ambient=True)
+    _assert_not_text(raised.value, "profile", "ops" + LONE_SURROGATE)
+
+
+def _assert_not_text(error: RequestValidationError, field: str, value: str) -> None:
+    assert not isinstance(error, MissingParametersError)
+    assert error.field == field
+    assert error.message.startswith(f"{field} is not valid text")
+    # Nothing of the value: no piece of it, no position, no length.
+    assert SECRET not in error.message
+    assert not any(character.isdigit() for character in error.message)
+    assert str(len(value)) not in error.message

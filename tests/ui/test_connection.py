@@ -20,14 +20,28 @@ def test_fields_are_labelled_and_the_sandbox_is_prefilled_and_announced(console)
 def test_each_malformed_field_gets_the_cores_message_next_to_it(console):
     console.text_input(key="connection_knowledge_base_id").input("SHORT")
     console.text_input(key="connection_data_source_id").input("has spaces!")
-    console.text_input(key="connection_access_key_id").input("not-a-key")
+    console.text_input(key="connection_access_key_id").input("not a key")
     console.text_input(key="connection_secret_access_key").input("secret")
     console.run()
     shown = sidebar_texts(console)
     assert "knowledgeBaseId must be exactly 10 letters or digits" in shown
     assert "dataSourceId must be exactly 10 letters or digits" in shown
-    assert "accessKeyId must be 16 or more capital letters and digits" in shown
+    assert "accessKeyId must hold visible ASCII characters only" in shown
     assert console.button[0].disabled
+
+
+def test_an_emulators_test_test_keys_are_taken_and_the_caption_says_so(console):
+    assert "On the sandbox any keys work, e.g. AKIAIOSFODNN7EXAMPLE, or test / test as on " \
+        "LocalStack." in sidebar_texts(console)
+    console.text_input(key="connection_access_key_id").input("test")
+    console.text_input(key="connection_secret_access_key").input("test")
+    console.run()
+    shown = sidebar_texts(console)
+    assert "accessKeyId" not in shown and "secretAccessKey" not in shown
+    assert "16" not in shown
+    knowledge_bases = console.sidebar.selectbox(key="connection_pick_knowledge_base")
+    assert knowledge_bases.options == ["kbsync-sandbox-knowledge-base (SANDBOXKB1)"]
+    assert not console.button[0].disabled
 
 
 def test_credentials_unlock_pick_lists_of_the_accounts_resources(console):
@@ -60,3 +74,12 @@ def test_credentials_never_come_back_to_the_page(console):
     assert SECRET not in texts(console)
     assert SECRET not in sidebar_texts(console)
     assert SECRET not in str(console.get('text_input'))
+
+
+def test_a_session_token_that_cannot_be_one_gets_a_message_not_an_error(console):
+    sign_in(console)
+    console.text_input(key="connection_session_token").input("token with spaces")
+    console.run()
+    assert not console.exception
+    assert "sessionToken must hold visible ASCII characters only" in sidebar_texts(console)
+    assert console.button[0].disabled
