@@ -38,7 +38,7 @@ async def get_sync(request: Request) -> JSONResponse:
     return JSONResponse(execution)
 
 
-app = st.App("bench/seed_design_app.py", routes=[Route("/api/sync", get_sync)])
+app = st.App("seed_design_app.py", routes=[Route("/api/sync", get_sync)])
 
 if __name__ == "__main__":
     st.write("The seed design's yardstick for bench/bench_api.py.")

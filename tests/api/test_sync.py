@@ -100,7 +100,7 @@ def test_a_blank_required_field_counts_as_missing(api, blank):
         ("knowledgeBaseId", "SHORT"),
         ("knowledgeBaseId", ["SANDBOXKB1"]),
         ("dataSourceId", "SANDBOX-DS"),
-        ("accessKeyId", "not-an-access-key"),
+        ("accessKeyId", "not an access key"),
         ("secretAccessKey", "has spaces in it"),
         ("sessionToken", 12345),
         ("description", "x" * 201),
