@@ -3,7 +3,7 @@
 import streamlit as st
 
 from kbsync_core.aws import describe_aws_error, is_aws_error
-from kbsync_core.history import filter_history, history_frame
+from kbsync_core.history_table import filter_history, history_frame
 from kbsync_core.models import ExecutionStatus
 from kbsync_core.runtime import get_kbsync
 from kbsync_core.validation import MAX_RESULTS_DEFAULT, MAX_RESULTS_RANGE, HistoryRequest

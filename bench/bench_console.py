@@ -73,6 +73,7 @@ from streamlit.runtime.scriptrunner import RerunData
 from streamlit.testing.v1 import AppTest
 
 import kbsync_core.history as core_history
+import kbsync_core.history_table as core_history_table
 from kbsync_core import sync as core_engine
 from kbsync_core.config import Settings
 from kbsync_core.models import AwsCredentials, Execution, ExecutionStatus, SyncTarget
@@ -474,7 +475,7 @@ def bench_history() -> dict:
 
         timings = Timings(stack)
         timings.wrap(local_script_runner.LocalScriptRunner, "_run_script", "script run")
-        timings.wrap(core_history, "history_frame", "frame")
+        timings.wrap(core_history_table, "history_frame", "frame")
         timings.wrap(history_view, "render_history_table", "table")
         timings.wrap(history_view, "render_trend_chart", "chart")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kbsync_core.history import aws_job_rows, history_frame, merge_history
+from kbsync_core.history import aws_job_rows, merge_history
+from kbsync_core.history_table import history_frame
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.store import ExecutionStore
 from kbsync_core.timefmt import iso_utc

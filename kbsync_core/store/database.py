@@ -12,18 +12,23 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 HEAD = "head"
+# The revision schema.py describes: Alembic's head (a test checks it). A database already there
+# is opened without loading Alembic at all, which a process would carry for nothing (~12 MB).
+SCHEMA_REVISION = "0002"
+VERSION_TABLE = "alembic_version"
 # kbsync 0.1.0 created its tables without Alembic: such a database is stamped with the
 # baseline revision, which describes exactly what it has, then upgraded.
 BASELINE_REVISION = "0001"
@@ -82,8 +87,13 @@ def upgrade_schema(engine: Engine) -> None:
             # Persistent in the file: readers never wait for the writer. Set here, under the
             # lock, so two processes opening a new file do not race to switch its journal.
             connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        current = _stored_revision(connection)
+        if current == SCHEMA_REVISION:
+            connection.commit()
+            return
+        from alembic import command
+
         config = migration_config(connection)
-        current = MigrationContext.configure(connection).get_current_revision()
         if current is None and sa.inspect(connection).has_table(LEGACY_TABLE):
             logger.info("Database from kbsync 0.1.0: stamping revision %s", BASELINE_REVISION)
             command.stamp(config, BASELINE_REVISION)
@@ -91,8 +101,10 @@ def upgrade_schema(engine: Engine) -> None:
         connection.commit()
 
 
-def migration_config(connection: Connection) -> Config:
+def migration_config(connection: Connection) -> "Config":
     """Alembic's configuration for kbsync's migrations, run on `connection`."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -101,7 +113,14 @@ def migration_config(connection: Connection) -> Config:
 
 def current_revision(engine: Engine) -> str | None:
     with _unreachable_as_database_error(engine), engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return _stored_revision(connection)
+
+
+def _stored_revision(connection: Connection) -> str | None:
+    """The revision Alembic recorded in the database; None for a new (or 0.1.0) database."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
-from kbsync_core.history import aws_job_row, aws_job_rows, history_frame, merge_history
+from kbsync_core.history import aws_job_row, aws_job_rows, merge_history
+from kbsync_core.history_table import history_frame
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 
 TARGET = SyncTarget("us-east-1", "ABCDEFGHIJ", "KLMNOPQRST")

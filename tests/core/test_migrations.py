@@ -15,6 +15,8 @@ from alembic import command
 from kbsync_core.store import ExecutionStore
 from kbsync_core.store.database import (
     BASELINE_REVISION,
+    MIGRATIONS_DIR,
+    SCHEMA_REVISION,
     create_database_engine,
     current_revision,
     migration_config,
@@ -27,7 +29,7 @@ FIXTURE = REPO_ROOT / "tests" / "fixtures" / "kbsync-0.1.0.sqlite3"
 RUNNING_ID = "0b7c2a57-2c7e-4bde-9a55-1f0d8a1c0005"
 PENDING_ID = "0b7c2a57-2c7e-4bde-9a55-1f0d8a1c0006"
 FAILED_ID = "0b7c2a57-2c7e-4bde-9a55-1f0d8a1c0002"
-HEAD_REVISION = "0002"
+HEAD_REVISION = SCHEMA_REVISION
 # Today's main failed 2 starts in 10 on one SQLite file; PostgreSQL's lock is cheaper to show.
 CONCURRENT_PROCESSES = {"sqlite": 10, "postgresql": 5}
 
@@ -158,3 +160,9 @@ def test_processes_that_open_a_new_database_at_once_all_start(backend, tmp_path,
         assert current_revision(store.engine) == HEAD_REVISION
     finally:
         store.close()
+
+
+def test_the_revision_the_schema_describes_is_alembics_head():
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head() == SCHEMA_REVISION

@@ -1,6 +1,8 @@
 """The process registry as a server opens it: settings from the environment, sandbox included."""
 
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,8 +12,10 @@ from kbsync_core.runtime import Kbsync, process_credentials
 from kbsync_core.validation import HistoryRequest, validate_sync_request
 from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from tests.conftest import TEST_SECRET
+from tests.support.servers import clean_environment
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+README = REPO_ROOT / "README.md"
 CONFIG = Path(__file__).resolve().parents[2] / "kbsync_core" / "config.py"
 
 
@@ -69,3 +73,27 @@ def test_a_sandbox_process_syncs_and_reads_history_end_to_end(fast_settings):
     finally:
         kbsync.close()
         kbsync.close()
+
+
+REAL_AWS_START = """
+import sys
+from kbsync_core.runtime import get_kbsync, close_kbsync
+import kbsync_api.routes
+get_kbsync()
+close_kbsync()
+print(sorted(set(sys.modules) & {"moto", "kbsync_sandbox", "pandas", "alembic"}))
+"""
+
+
+def test_a_process_on_real_aws_loads_neither_the_sandbox_nor_pandas(tmp_path):
+    # What keeps it lean (under 100 MB resident idle): moto, pandas and Alembic (for a database
+    # already at the newest revision) are loaded only where they are used.
+    database = f"sqlite:///{tmp_path}/kbsync.sqlite3"
+    for _ in range(2):  # the first start creates the schema (Alembic), the second only opens it
+        started = subprocess.run(
+            [sys.executable, "-c", REAL_AWS_START], cwd=REPO_ROOT, capture_output=True,
+            text=True, timeout=60,
+            env=clean_environment({"KBSYNC_BACKEND": "aws", "KBSYNC_DATABASE_URL": database}),
+        )
+        assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "[]"
