@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kbsync_core.aws import describe_aws_error, is_aws_error
+from kbsync_core.errors import AwsRequestError
 from kbsync_core.history_table import filter_history, history_frame
 from kbsync_core.models import ExecutionStatus
 from kbsync_core.runtime import get_kbsync
@@ -36,13 +36,8 @@ refresh = controls[3].button("Refresh from AWS", icon=":material/refresh:")
 request = HistoryRequest(connection.target, connection.credentials, int(max_results))
 try:
     rows = kbsync.history.read(request, refresh=refresh)
-except Exception as error:
-    if not is_aws_error(error):
-        raise
-    st.error(
-        f"Could not read the history from AWS. {describe_aws_error(error)}",
-        icon=":material/error:",
-    )
+except AwsRequestError as error:
+    st.error(f"Could not read the history from AWS. {error}", icon=":material/error:")
     st.stop()
 
 frame = filter_history(history_frame(rows), statuses=statuses, dates=dates)

@@ -21,8 +21,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from kbsync_core.aws import describe_aws_error, is_aws_error
-from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
+from kbsync_core.errors import (
+    AwsRequestError,
+    ExecutionFinishedError,
+    ExecutionNotFoundError,
+    NotMonitoredError,
+)
 from kbsync_core.models import AwsCredentials
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import (
@@ -260,11 +264,10 @@ def sync_history(kbsync: Kbsync, payload: Any) -> ApiReply:
         return error_reply(400, error.message)
     try:
         rows = kbsync.history.read(request)
+    except AwsRequestError as error:
+        logger.warning("Reading sync history from AWS failed: %s", error)
+        return error_reply(500, str(error))
     except Exception as error:
-        if is_aws_error(error):
-            message = describe_aws_error(error, request.credentials)
-            logger.warning("Reading sync history from AWS failed: %s", message)
-            return error_reply(500, message)
         return internal_error("reading sync history", error, request.credentials)
     return ApiReply(200, {"executions": rows})
 

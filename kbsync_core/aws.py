@@ -8,6 +8,8 @@ than a call.
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 import botocore.exceptions
@@ -15,6 +17,7 @@ import botocore.session
 from botocore.config import Config
 
 from kbsync_core.config import Settings
+from kbsync_core.errors import AwsRequestError
 from kbsync_core.logsafety import forget_secret, install_log_redaction, remember_secret
 from kbsync_core.models import AwsCredentials
 
@@ -138,3 +141,14 @@ def is_transient(error: BaseException) -> bool:
 def is_aws_error(error: BaseException) -> bool:
     """Errors that come from talking to AWS (as opposed to bugs in kbsync)."""
     return isinstance(error, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError)
+
+
+@contextmanager
+def aws_errors_explained(credentials: AwsCredentials | None) -> Iterator[None]:
+    """Where kbsync calls AWS for an operator: AWS's refusals and unreachable endpoints leave
+    as AwsRequestError, in AWS's own words with `credentials`' secrets removed. The edges
+    translate that one error; nothing of botocore's leaks past the core."""
+    try:
+        yield
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        raise AwsRequestError(describe_aws_error(error, credentials)) from None

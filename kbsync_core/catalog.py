@@ -1,8 +1,11 @@
-"""What an account has: its knowledge bases in a region and their data sources, for pick lists."""
+"""What an account has: its knowledge bases in a region and their data sources, for pick lists.
+
+AWS's refusals leave as AwsRequestError (kbsync_core.errors).
+"""
 
 from dataclasses import dataclass
 
-from kbsync_core.aws import AwsClients
+from kbsync_core.aws import AwsClients, aws_errors_explained
 from kbsync_core.models import AwsCredentials
 
 PAGE_SIZE = 100
@@ -36,15 +39,19 @@ def _collect(client, operation: str, result_key: str, id_key: str, **params) -> 
 def list_knowledge_bases(
     clients: AwsClients, credentials: AwsCredentials, region: str
 ) -> list[Choice]:
-    client = clients.bedrock_agent(credentials, region)
-    return _collect(client, "list_knowledge_bases", "knowledgeBaseSummaries", "knowledgeBaseId")
+    with aws_errors_explained(credentials):
+        client = clients.bedrock_agent(credentials, region)
+        return _collect(
+            client, "list_knowledge_bases", "knowledgeBaseSummaries", "knowledgeBaseId"
+        )
 
 
 def list_data_sources(
     clients: AwsClients, credentials: AwsCredentials, region: str, knowledge_base_id: str
 ) -> list[Choice]:
-    client = clients.bedrock_agent(credentials, region)
-    return _collect(
-        client, "list_data_sources", "dataSourceSummaries", "dataSourceId",
-        knowledgeBaseId=knowledge_base_id,
-    )
+    with aws_errors_explained(credentials):
+        client = clients.bedrock_agent(credentials, region)
+        return _collect(
+            client, "list_data_sources", "dataSourceSummaries", "dataSourceId",
+            knowledgeBaseId=knowledge_base_id,
+        )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime
 
-from kbsync_core.aws import AwsClients
+from kbsync_core.aws import AwsClients, aws_errors_explained
 from kbsync_core.models import (
     AWS_SOURCE,
     AWS_TERMINAL_STATUSES,
@@ -158,8 +158,9 @@ class HistoryService:
             cached = None if refresh else self._fresh(key)
             if cached:
                 return cached[1], cached[2]
-            client = self.clients.bedrock_agent(request.credentials, request.target.region)
-            jobs = fetch_aws_jobs(client, request.target, AWS_HISTORY_FETCH)
+            with aws_errors_explained(request.credentials):
+                client = self.clients.bedrock_agent(request.credentials, request.target.region)
+                jobs = fetch_aws_jobs(client, request.target, AWS_HISTORY_FETCH)
             self.engine.reconcile_interrupted(
                 request.target, request.credentials, {job["ingestionJobId"]: job for job in jobs}
             )
@@ -220,12 +221,13 @@ class HistoryService:
             if key in self._failure_reasons:
                 self._failure_reasons.move_to_end(key)
                 return list(self._failure_reasons[key])
-        client = self.clients.bedrock_agent(request.credentials, request.target.region)
-        job = client.get_ingestion_job(
-            knowledgeBaseId=request.target.knowledge_base_id,
-            dataSourceId=request.target.data_source_id,
-            ingestionJobId=row["jobId"],
-        )["ingestionJob"]
+        with aws_errors_explained(request.credentials):
+            client = self.clients.bedrock_agent(request.credentials, request.target.region)
+            job = client.get_ingestion_job(
+                knowledgeBaseId=request.target.knowledge_base_id,
+                dataSourceId=request.target.data_source_id,
+                ingestionJobId=row["jobId"],
+            )["ingestionJob"]
         reasons = list(job.get("failureReasons") or [])
         with self._lock:
             self._failure_reasons[key] = reasons

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from kbsync_core.aws import describe_aws_error, is_aws_error
 from kbsync_core.catalog import Choice, list_data_sources, list_knowledge_bases
+from kbsync_core.errors import AwsRequestError
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import FIELD_LABELS, check_fields, validate_credentials, validate_target
@@ -82,10 +82,8 @@ def _catalog_answer(load) -> tuple[list[Choice], str | None]:
     asked again on every rerun of the sidebar."""
     try:
         return load(), None
-    except Exception as error:
-        if not is_aws_error(error):
-            raise
-        return [], describe_aws_error(error)
+    except AwsRequestError as error:
+        return [], str(error)
 
 
 @st.cache_data(ttl=CATALOG_TTL_SECONDS, show_spinner=False)

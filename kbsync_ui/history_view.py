@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from kbsync_core.aws import describe_aws_error, is_aws_error
+from kbsync_core.errors import AwsRequestError
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import HistoryRequest
 from kbsync_ui.presentation import format_duration, status_label
@@ -62,10 +62,8 @@ def render_selected_sync(kbsync: Kbsync, request: HistoryRequest, row: dict) -> 
 def _failure_reasons(kbsync: Kbsync, request: HistoryRequest, row: dict) -> list[str]:
     try:
         return kbsync.history.failure_reasons(request, row)
-    except Exception as error:
-        if not is_aws_error(error):
-            raise
-        return [f"Could not read the failure reasons: {describe_aws_error(error)}"]
+    except AwsRequestError as error:
+        return [f"Could not read the failure reasons: {error}"]
 
 
 def _trend_spec(y_field: str, y_title: str, mark: dict) -> dict:

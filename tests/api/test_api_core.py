@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kbsync_api import contract as api
+from kbsync_core.aws import aws_errors_explained
 from kbsync_core.config import Settings
 from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
@@ -64,7 +65,9 @@ class FakeHistory:
 
     def read(self, request):
         if self.error is not None:
-            raise self.error
+            # As HistoryService does: AWS's errors leave the core as AwsRequestError.
+            with aws_errors_explained(request.credentials):
+                raise self.error
         return [EXECUTION.to_dict()]
 
 
