@@ -12,8 +12,10 @@ anything logged here about a failure is redacted first.
 import hmac
 import json
 import logging
+import threading
 import tomllib
 import traceback
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,7 +29,7 @@ from kbsync_core.errors import (
     ExecutionNotFoundError,
     NotMonitoredError,
 )
-from kbsync_core.models import AwsCredentials
+from kbsync_core.models import AwsCredentials, Execution
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import (
     KEY_FIELDS,
@@ -88,6 +90,8 @@ class ApiReply:
     status: int
     body: dict
     headers: dict[str, str] = field(default_factory=dict)
+    # The body already encoded as JSON, where it was kept from an earlier answer.
+    encoded: bytes | None = None
 
 
 class ApiError(Exception):
@@ -211,12 +215,56 @@ def get_sync(kbsync: Kbsync, execution_id: str | None) -> ApiReply:
     except ApiError as error:
         return error.reply
     try:
-        execution = kbsync.engine.get(execution_id)
+        execution = kbsync.reads.get(execution_id)
     except Exception as error:
         return internal_error("reading an execution", error)
     if execution is None:
         return error_reply(404, EXECUTION_NOT_FOUND)
     return ApiReply(200, execution.to_dict())
+
+
+def get_sync_without_reading(kbsync: Kbsync, execution_id: str | None) -> ApiReply | None:
+    """GET /api/sync's answer when it needs no store read (a malformed id, or an execution
+    read lately: kbsync_core.reads); None when it does. Cheap enough for the event loop."""
+    try:
+        execution_id = read_execution_id(execution_id, from_url=True)
+    except ApiError as error:
+        return error.reply
+    execution = kbsync.reads.peek(execution_id)
+    if execution is None:
+        return None
+    return ApiReply(200, {}, encoded=_encoded_executions.encode(execution))
+
+
+class EncodedExecutions:
+    """The JSON of executions answered lately. A polled execution is the same object for as
+    long as kbsync_core.reads keeps it, so it is encoded once, not once per poll."""
+
+    def __init__(self, max_kept: int = 1024):
+        self._max_kept = max_kept
+        self._kept: OrderedDict[str, tuple[Execution, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, execution: Execution) -> bytes:
+        with self._lock:
+            kept = self._kept.get(execution.id)
+            if kept is not None and kept[0] is execution:
+                return kept[1]
+        encoded = encode_json(execution.to_dict())
+        with self._lock:
+            self._kept[execution.id] = (execution, encoded)
+            self._kept.move_to_end(execution.id)
+            while len(self._kept) > self._max_kept:
+                self._kept.popitem(last=False)
+        return encoded
+
+
+_encoded_executions = EncodedExecutions()
+
+
+def encode_json(body: dict) -> bytes:
+    """As the routes' JSON responses encode: compact, UTF-8, no NaN."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def stop_sync(kbsync: Kbsync, payload: Any) -> ApiReply:

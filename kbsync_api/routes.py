@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kbsync_api import contract as api
@@ -22,6 +22,7 @@ from kbsync_core.runtime import Kbsync, get_kbsync
 Handler = Callable[[Request, Kbsync], Awaitable[api.ApiReply]]
 
 ANY_METHOD = "*"
+JSON_MEDIA_TYPE = "application/json"
 
 
 async def read_json_body(request: Request) -> Any:
@@ -80,6 +81,10 @@ execution_reads = SharedReads()
 
 async def get_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
     execution_id = request.query_params.get("executionId")
+    # Most polls find the execution read moments ago: answered here, with no thread hop.
+    answer = api.get_sync_without_reading(kbsync, execution_id)
+    if answer is not None:
+        return answer
     return await execution_reads.read(execution_id, api.get_sync, kbsync, execution_id)
 
 
@@ -97,7 +102,12 @@ async def unknown_endpoint(_request: Request, _kbsync: Kbsync) -> api.ApiReply:
     return api.error_reply(404, api.UNKNOWN_ENDPOINT)
 
 
-def render(reply: api.ApiReply) -> JSONResponse:
+def render(reply: api.ApiReply) -> Response:
+    if reply.encoded is not None:
+        return Response(
+            reply.encoded, status_code=reply.status, headers=reply.headers,
+            media_type=JSON_MEDIA_TYPE,
+        )
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
 
@@ -120,7 +130,7 @@ class JsonEndpoint:
         response = await self.serve(Request(scope, receive))
         await response(scope, receive, send)
 
-    async def serve(self, request: Request) -> JSONResponse:
+    async def serve(self, request: Request) -> Response:
         try:
             # Cheap: app.py's lifespan opened the registry before the first request.
             kbsync = get_kbsync()

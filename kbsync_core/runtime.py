@@ -13,6 +13,7 @@ from kbsync_core.aws import AwsClients
 from kbsync_core.config import Settings, load_settings
 from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials, SyncTarget
+from kbsync_core.reads import ExecutionReads
 from kbsync_core.runs import RunCoordinator, new_owner_id
 from kbsync_core.store import ExecutionStore
 from kbsync_core.sync import SyncEngine
@@ -64,6 +65,8 @@ class Kbsync:
             jobs_outlive_process=not settings.uses_sandbox,
         )
         self.history = HistoryService(self.engine, self.clients)
+        # What GET /api/sync and the console's panels read: pollers share recent reads.
+        self.reads = ExecutionReads(self.store)
         self._closed = False
 
     @classmethod

@@ -329,8 +329,7 @@ class SyncEngine:
         self.coordinator.checkpoint(worker)  # a stop asked before this worker began counts
         while job["status"] in AWS_RUNNING_STATUSES:
             if worker.stop_requested.is_set() and not stop_sent:
-                self._send_stop(worker, job_id)
-                stop_sent = True
+                stop_sent = self._send_stop(worker, job_id)  # sent again after a failure
             if self._pause(worker, self.settings.poll_seconds):
                 return  # left as it is: another worker takes it over
             self.coordinator.checkpoint(worker)
@@ -355,7 +354,8 @@ class SyncEngine:
             statistics=job.get("statistics") or {},
         )
 
-    def _send_stop(self, worker: Worker, job_id: str) -> None:
+    def _send_stop(self, worker: Worker, job_id: str) -> bool:
+        """StopIngestionJob; False when it should be sent again (a transient failure)."""
         self._log(worker, LOG_STOP_REQUESTED.format(job_id=job_id))
         target = self._target_of(worker)
         try:
@@ -366,11 +366,14 @@ class SyncEngine:
             )
         except Exception as error:
             # ConflictException here means the job ended meanwhile: the next poll shows how.
-            if not (aws_error_code(error) == "ConflictException" or is_transient(error)):
+            conflict = aws_error_code(error) == "ConflictException"
+            if not (conflict or is_transient(error)):
                 raise
             self._log(
                 worker, LOG_AWS_ERROR.format(error=describe_aws_error(error, worker.credentials))
             )
+            return conflict
+        return True
 
     def _finish(self, lease: Lease, job: dict, *, status_line: bool = False) -> None:
         """Record a job's final state, all in one write: a reader never sees a final status

@@ -28,7 +28,7 @@ END_TOASTS = {
 
 
 def render_execution(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> None:
-    execution = kbsync.engine.get(execution_id)
+    execution = kbsync.reads.get(execution_id)
     if execution is None:
         st.info("That execution is no longer in the store.")
         return
@@ -44,7 +44,7 @@ def render_execution(kbsync: Kbsync, execution_id: str, connection: Connection |
 
 
 def _live_panel(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> None:
-    execution = kbsync.engine.get(execution_id)
+    execution = kbsync.reads.get(execution_id)
     _panel(kbsync, execution, connection)
     if execution.status.is_final:
         # A whole-app rerun draws the panel without a timer and announces the end.

@@ -1,7 +1,7 @@
 """Sync executions (seed 000's records), their log lines, and their runs, persisted."""
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -62,10 +62,15 @@ class ExecutionStore:
         self._closed = False
         upgrade_schema(self._engine)
         self.runs = RunStore(self._engine, self._write_lock, self._read_lock)
+        self._write_listeners: list[Callable[[str], None]] = []
 
     @property
     def engine(self) -> sa.engine.Engine:
         return self._engine
+
+    def on_write(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(execution_id)` after each write of an execution by this process."""
+        self._write_listeners.append(listener)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -113,6 +118,8 @@ class ExecutionStore:
             self._insert_logs(connection, execution_id, list(log))
             if ends:
                 end_within(connection, execution_id)
+        for listener in self._write_listeners:
+            listener(execution_id)
 
     @staticmethod
     def _insert_logs(connection, execution_id: str, lines: list[str]) -> None:

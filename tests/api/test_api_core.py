@@ -52,6 +52,9 @@ class FakeEngine:
     def stop_sync(self, execution_id, credentials=None):
         return self._answer("stop_sync", execution_id, credentials)
 
+    def peek(self, execution_id):
+        return None
+
     def get(self, execution_id):
         self.calls.append(("get", (execution_id,)))
         if self.error is not None:
@@ -72,9 +75,11 @@ class FakeHistory:
 
 
 def fake_kbsync(engine_error=None, history_error=None, **settings_changes):
+    engine = FakeEngine(engine_error)
     return SimpleNamespace(
         settings=Settings(**settings_changes),
-        engine=FakeEngine(engine_error),
+        engine=engine,
+        reads=engine,  # executions are read as the engine has them, nothing kept
         history=FakeHistory(history_error),
     )
 

@@ -217,3 +217,19 @@ def test_a_stop_survives_the_death_of_the_replica_that_accepted_it(replicas, san
     sandboxed.speed = 200
     stopped = run_to_end(second.engine, execution.id)
     assert stopped.status is ExecutionStatus.DETENIDO, stopped.logs
+
+
+def test_a_stop_that_failed_to_reach_aws_is_sent_again(replicas, sandboxed):
+    sandboxed.speed = 5
+    engine = replicas("a").engine
+    execution = engine.start_sync(SyncRequest(TARGET, CREDENTIALS))
+    wait_for(lambda: engine.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
+    sandboxed.inject_fault(operation="StopIngestionJob", close_connection=True, count=2)
+
+    engine.stop_sync(execution.id)
+
+    sandboxed.speed = 200
+    stopped = run_to_end(engine, execution.id)
+    assert stopped.status is ExecutionStatus.DETENIDO, stopped.logs
+    stops = [name for name, _params in sandboxed.calls if name == "StopIngestionJob"]
+    assert len(stops) == 3
