@@ -139,7 +139,7 @@ class SyncEngine:
     def start_sync(self, request: SyncRequest) -> Execution:
         """Create the execution and return it at once; a background worker does the rest."""
         execution = self._create(request.target, request.description, request.credentials)
-        self._launch(self.coordinator.lease_for(execution.id), request.credentials, fresh=True)
+        self._launch(self.coordinator.lease_for(execution.id), request.credentials)
         return execution
 
     def monitor_job(
@@ -162,7 +162,7 @@ class SyncEngine:
             target, description, credentials, job_id=job_id,
             extra_lines=[LOG_ATTACHED.format(job_id=job_id)],
         )
-        self._launch(self.coordinator.lease_for(execution.id), credentials, fresh=False)
+        self._launch(self.coordinator.lease_for(execution.id), credentials)
         return self.store.get(execution.id)
 
     def _create(
@@ -191,12 +191,12 @@ class SyncEngine:
         )
         return execution
 
-    def _launch(self, lease: Lease, credentials: AwsCredentials, *, fresh: bool) -> bool:
-        """Work a run this replica holds: start its job (`fresh`, or no job known yet) or watch
-        the job it has. False if this replica already works it."""
-        work = self._start_and_watch if fresh else self._watch_existing
+    def _launch(self, lease: Lease, credentials: AwsCredentials) -> bool:
+        """Work a run this replica holds; False if this replica already works it."""
         try:
-            worker = self.coordinator.launch(lease, credentials, self._guarded(work), "kbsync-sync")
+            worker = self.coordinator.launch(
+                lease, credentials, self._guarded(self._work), "kbsync-sync"
+            )
         except RunClosedError:
             self.store.runs.release(lease)  # shutting down: whoever comes next takes it
             raise
@@ -283,11 +283,14 @@ class SyncEngine:
                 return None
             wait = min(wait * 2, START_RETRY_MAX_SECONDS)
 
-    def _watch_existing(self, worker: Worker) -> None:
+    def _work(self, worker: Worker) -> None:
+        """Start the execution's job if it has none yet, then watch the job to its end.
+
+        A run taken over before AWS confirmed its job retries the start with the execution's
+        clientToken: AWS answers with the job if it created it, or starts it if not.
+        """
         execution = self.store.get(worker.run_id)
         if not execution.job_id:
-            # Left before AWS confirmed a job: retrying the start with the execution's
-            # clientToken finds the job if AWS created it, or starts it if not.
             self._start_and_watch(worker)
             return
         job = self._poll_until_answered(worker, execution.job_id)
@@ -486,7 +489,7 @@ class SyncEngine:
 
         def begin(lease: Lease) -> None:
             self.store.record(execution.id, log=[log_line(LOG_RESUMED)], lease=lease)
-            self._launch(lease, credentials, fresh=False)
+            self._launch(lease, credentials)
 
         return self.coordinator.adopt(execution.id, (ACTIVE, INTERRUPTED), begin)
 
@@ -509,7 +512,7 @@ class SyncEngine:
             self.store.runs.interrupt(lease)
             return
         self.store.record(execution.id, log=[log_line(LOG_TAKEN_OVER)], lease=lease)
-        self._launch(lease, credentials, fresh=False)
+        self._launch(lease, credentials)
 
     def reconcile_interrupted(
         self, target: SyncTarget, credentials: AwsCredentials, aws_jobs: dict[str, dict]
@@ -530,7 +533,7 @@ class SyncEngine:
     def _settle(self, credentials: AwsCredentials, job: dict | None, lease: Lease) -> None:
         if job is None or job["status"] in AWS_RUNNING_STATUSES:
             self.store.record(lease.run_id, log=[log_line(LOG_RESUMED)], lease=lease)
-            self._launch(lease, credentials, fresh=False)
+            self._launch(lease, credentials)
             return
         self.store.record(
             lease.run_id, log=[log_line(LOG_RECONCILED.format(status=job["status"]))], lease=lease

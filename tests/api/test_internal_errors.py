@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from tests.api.client import JsonClient
+from tests.api.client import JsonClient, wait_until
 from tests.api.conftest import history_body, sync_body
 from tests.support.servers import start_console
 
@@ -17,8 +17,17 @@ INTERNAL_ERROR = "Internal error in kbsync (OperationalError); the server's log 
 def broken(tmp_path_factory):
     with start_console(tmp_path_factory.mktemp("broken"), name="broken") as running:
         client = JsonClient(running.url)
+        client.wait_until_final(client.start_sync(sync_body()))
+        # An execution this process has not served yet (GET /api/sync keeps what it served):
+        # seen to end through the history, which reads the store.
         execution_id = client.start_sync(sync_body())
-        client.wait_until_final(execution_id)
+        wait_until(
+            lambda: any(
+                row["id"] == execution_id and "finishedAt" in row
+                for row in client.post("/api/sync-history", history_body()).json["executions"]
+            ),
+            what="the second sync to end",
+        )
         database = sqlite3.connect(running.data_dir / "kbsync.sqlite3")
         with database:
             database.execute("DROP TABLE execution_logs")
