@@ -150,12 +150,22 @@ class RunStore:
         )
 
     def checkpoint(self, lease: Lease) -> bool:
-        """Renew the lease and say whether a stop was requested; LeaseLostError if not held."""
+        """Renew the lease and say whether a stop was requested, in one statement;
+        LeaseLostError if the lease is not held."""
         with self._write_lock, self._engine.begin() as connection:
-            renew_within(connection, lease)
-            return connection.execute(
-                sa.select(runs_table.c.stop_requested_at).where(runs_table.c.id == lease.run_id)
-            ).scalar_one() is not None
+            row = connection.execute(
+                runs_table.update()
+                .where(
+                    runs_table.c.id == lease.run_id,
+                    runs_table.c.owner_id == lease.owner_id,
+                    runs_table.c.state == ACTIVE,
+                )
+                .values(lease_expires_ms=lease.expiry_from(now_ms()))
+                .returning(runs_table.c.stop_requested_at)
+            ).first()
+        if row is None:
+            raise LeaseLostError(lease.run_id)
+        return row.stop_requested_at is not None
 
     def renew_all(self, owner_id: str, run_ids: list[str], seconds: float) -> dict[str, bool]:
         """Renew every lease `owner_id` holds among `run_ids`, in one statement.
