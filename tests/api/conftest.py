@@ -76,6 +76,9 @@ def aws_console(tmp_path_factory, sandbox_server):
         "AWS_EC2_METADATA_DISABLED": "true",
         # A killed console's runs are free for the next one within a couple of seconds.
         "KBSYNC_LEASE_SECONDS": str(AWS_CONSOLE_LEASE_SECONDS),
+        # One attempt per AWS call: a fault the tests inject reaches kbsync's own retries, not
+        # botocore's.
+        "KBSYNC_AWS_MAX_ATTEMPTS": "1",
     }
     with start_console(
         tmp_path_factory.mktemp("aws-console"), environment, name="aws-console"
