@@ -68,6 +68,7 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_console.py
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_runs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -275,10 +275,7 @@ class SyncEngine:
                     description=execution.description,
                 )["ingestionJob"]
             except Exception as error:
-                if not is_transient(error):
-                    raise
-                error_text = describe_aws_error(error, worker.credentials)
-                self._log(worker, LOG_START_RETRY.format(error=error_text))
+                self._log_transient(worker, LOG_START_RETRY, error)
             if self._pause(worker, wait):
                 return None
             wait = min(wait * 2, START_RETRY_MAX_SECONDS)
@@ -310,11 +307,15 @@ class SyncEngine:
                 ingestionJobId=job_id,
             )["ingestionJob"]
         except Exception as error:
-            if not is_transient(error):
-                raise
-            error_text = describe_aws_error(error, worker.credentials)
-            self._log(worker, LOG_TRANSIENT.format(error=error_text))
+            self._log_transient(worker, LOG_TRANSIENT, error)
             return None
+
+    def _log_transient(self, worker: Worker, template: str, error: Exception) -> None:
+        """Log a transient AWS error (the caller tries again); re-raise any other."""
+        if not is_transient(error):
+            raise error
+        text = template.format(error=describe_aws_error(error, worker.credentials))
+        self._log(worker, text)
 
     def _poll_until_answered(self, worker: Worker, job_id: str) -> dict | None:
         while True:

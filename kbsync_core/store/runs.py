@@ -84,6 +84,15 @@ def insert_run(
     )
 
 
+def held(lease: Lease):
+    """The run's row, while `lease` holds it and the run is still to be worked."""
+    return sa.and_(
+        runs_table.c.id == lease.run_id,
+        runs_table.c.owner_id == lease.owner_id,
+        runs_table.c.state == ACTIVE,
+    )
+
+
 def renew_within(connection: Connection, lease: Lease) -> None:
     """Renew `lease` inside the caller's transaction; LeaseLostError if it is not held.
 
@@ -91,13 +100,7 @@ def renew_within(connection: Connection, lease: Lease) -> None:
     lease cannot write anything about the run.
     """
     result = connection.execute(
-        runs_table.update()
-        .where(
-            runs_table.c.id == lease.run_id,
-            runs_table.c.owner_id == lease.owner_id,
-            runs_table.c.state == ACTIVE,
-        )
-        .values(lease_expires_ms=lease.expiry_from(now_ms()))
+        runs_table.update().where(held(lease)).values(lease_expires_ms=lease.expiry_from(now_ms()))
     )
     if result.rowcount != 1:
         raise LeaseLostError(lease.run_id)
@@ -155,11 +158,7 @@ class RunStore:
         with self._write_lock, self._engine.begin() as connection:
             row = connection.execute(
                 runs_table.update()
-                .where(
-                    runs_table.c.id == lease.run_id,
-                    runs_table.c.owner_id == lease.owner_id,
-                    runs_table.c.state == ACTIVE,
-                )
+                .where(held(lease))
                 .values(lease_expires_ms=lease.expiry_from(now_ms()))
                 .returning(runs_table.c.stop_requested_at)
             ).first()
@@ -201,11 +200,7 @@ class RunStore:
         return (
             self._write(
                 runs_table.update()
-                .where(
-                    runs_table.c.id == lease.run_id,
-                    runs_table.c.owner_id == lease.owner_id,
-                    runs_table.c.state == ACTIVE,
-                )
+                .where(held(lease))
                 .values(state=INTERRUPTED, owner_id=None, lease_expires_ms=None)
             )
             == 1

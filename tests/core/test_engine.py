@@ -2,7 +2,6 @@
 
 import re
 import threading
-import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from kbsync_sandbox import (
     SANDBOX_REGION,
 )
 from tests.conftest import TEST_SECRET, TEST_SESSION_TOKEN
+from tests.support.waiting import WAIT_SECONDS, wait_for
 
 TARGET = SyncTarget(SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_DATA_SOURCE_ID)
 FAILING_TARGET = SyncTarget(
@@ -31,7 +31,6 @@ FAILING_TARGET = SyncTarget(
 )
 CREDENTIALS = AwsCredentials.from_keys("AKIAKBSYNCTESTKEY001", TEST_SECRET, TEST_SESSION_TOKEN)
 LOG_LINE = re.compile(r"^\[\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}\] .+")
-WAIT_SECONDS = 30
 
 
 @pytest.fixture
@@ -63,15 +62,6 @@ def run_to_end(engine, execution_id):
     assert execution.status.is_final, execution.logs
     return execution
 
-
-def wait_for(condition, timeout=WAIT_SECONDS):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def documents_in_bucket(data_source_id=SANDBOX_DATA_SOURCE_ID):

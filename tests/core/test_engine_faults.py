@@ -18,21 +18,12 @@ from kbsync_core.sync import SyncEngine, client_token_for
 from kbsync_core.validation import HistoryRequest, SyncRequest
 from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from tests.conftest import TEST_SECRET
+from tests.support.waiting import wait_for
 
 TARGET = SyncTarget(SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_DATA_SOURCE_ID)
 CREDENTIALS = AwsCredentials.from_keys("AKIAKBSYNCFAULTS0001", TEST_SECRET)
-WAIT_SECONDS = 30
 LEASE_SECONDS = 1.0
 
-
-def wait_for(condition, timeout=WAIT_SECONDS):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture

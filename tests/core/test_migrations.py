@@ -76,16 +76,21 @@ def assert_runs_follow_the_executions(store: ExecutionStore) -> None:
     assert [e.id for e in store.list_interrupted(store.get(RUNNING_ID).target)] == [RUNNING_ID]
 
 
-def test_a_sqlite_database_from_0_1_0_upgrades_with_nothing_lost(tmp_path):
-    database = tmp_path / "kbsync.sqlite3"
-    shutil.copy(FIXTURE, database)
-    store = ExecutionStore(f"sqlite:///{database}")
+def assert_upgraded_with_nothing_lost(url: str) -> None:
+    """kbsync opens the database: at the newest revision, every row of 0.1.0 is there."""
+    store = ExecutionStore(url)
     try:
         assert current_revision(store.engine) == HEAD_REVISION
         assert_nothing_lost(store)
         assert_runs_follow_the_executions(store)
     finally:
         store.close()
+
+
+def test_a_sqlite_database_from_0_1_0_upgrades_with_nothing_lost(tmp_path):
+    database = tmp_path / "kbsync.sqlite3"
+    shutil.copy(FIXTURE, database)
+    assert_upgraded_with_nothing_lost(f"sqlite:///{database}")
     # Opening it again applies nothing and changes nothing.
     again = ExecutionStore(f"sqlite:///{database}")
     try:
@@ -120,13 +125,7 @@ def test_a_postgresql_database_at_0_1_0s_schema_upgrades_with_nothing_lost(postg
         connection.commit()
     engine.dispose()
 
-    store = ExecutionStore(postgres_url)
-    try:
-        assert current_revision(store.engine) == HEAD_REVISION
-        assert_nothing_lost(store)
-        assert_runs_follow_the_executions(store)
-    finally:
-        store.close()
+    assert_upgraded_with_nothing_lost(postgres_url)
 
 
 OPEN_STORE = """
