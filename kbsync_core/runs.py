@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from kbsync_core.models import AwsCredentials
-from kbsync_core.store.runs import ACTIVE, Lease, LeaseLostError, RunRecord, RunStore
+from kbsync_core.store.runs import Lease, LeaseLostError, RunRecord, RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class Worker:
 @dataclass(frozen=True)
 class _Kind:
     take_over: Callable[[RunRecord, Lease], None]
+    can_take_over: Callable[[RunRecord], bool]
 
 
 class RunCoordinator:
@@ -100,10 +101,17 @@ class RunCoordinator:
 
     # -- kinds and workers ---------------------------------------------------------------------
 
-    def register_kind(self, kind: str, take_over: Callable[[RunRecord, Lease], None]) -> None:
-        """`take_over(run, lease)` is called with a run of `kind` whose lease expired, once this
-        replica claimed it: resume it, end it, or interrupt it (and release the lease)."""
-        self._kinds[kind] = _Kind(take_over)
+    def register_kind(
+        self,
+        kind: str,
+        take_over: Callable[[RunRecord, Lease], None],
+        can_take_over: Callable[[RunRecord], bool],
+    ) -> None:
+        """`take_over(run, lease)` is called with a run of `kind` nobody works (its lease
+        expired, or it was interrupted) once this replica claimed it: resume it, end it, or
+        interrupt it. `can_take_over(run)` says beforehand whether this replica would do
+        anything with it (an interrupted run waits for a replica with credentials)."""
+        self._kinds[kind] = _Kind(take_over, can_take_over)
 
     def launch(
         self,
@@ -235,13 +243,16 @@ class RunCoordinator:
                 worker.wake.set()
 
     def sweep(self) -> None:
-        """Adopt each expired run of a registered kind and hand it to that kind."""
+        """Adopt each run of a registered kind that nobody works and that this replica can
+        take over, and hand it to its kind."""
         for kind_name, kind in self._kinds.items():
-            for run in self.runs.expired(kind_name):
+            for run in self.runs.unattended(kind_name):
                 if self._closing.is_set():
                     return
+                if not kind.can_take_over(run):
+                    continue
                 try:
-                    self.adopt(run.id, (ACTIVE,), partial(kind.take_over, run))
+                    self.adopt(run.id, (run.state,), partial(kind.take_over, run))
                 except Exception:
                     logger.exception("Taking over run %s failed; it was released.", run.id)
 

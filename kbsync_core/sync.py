@@ -130,7 +130,7 @@ class SyncEngine:
         )
         self.takeover_credentials = takeover_credentials
         self.jobs_outlive_process = jobs_outlive_process
-        self.coordinator.register_kind(SYNC_KIND, self._take_over)
+        self.coordinator.register_kind(SYNC_KIND, self._take_over, self._can_take_over)
         if self._owns_coordinator:
             self.coordinator.start()
 
@@ -501,18 +501,26 @@ class SyncEngine:
             return AwsCredentials(profile_name=run.profile_name)
         return self.takeover_credentials
 
+    def _can_take_over(self, run: RunRecord) -> bool:
+        """Any run whose replica died: this replica resumes it, ends it (the embedded sandbox)
+        or interrupts it. An interrupted one only with credentials to resume it."""
+        if run.state != INTERRUPTED:
+            return True
+        return self.jobs_outlive_process and self._takeover_credentials(run) is not None
+
     def _take_over(self, run: RunRecord, lease: Lease) -> None:
-        """A run whose replica died (or shut down) and that this replica just claimed."""
-        execution = self.store.get(run.id)
+        """A run nobody worked (its replica died, or nobody had credentials for it) that this
+        replica just claimed."""
         if not self.jobs_outlive_process:
             self._end_failed(lease, [LOG_SANDBOX_RESTARTED])
             return
         credentials = self._takeover_credentials(run)
         if credentials is None:
-            self.store.record(execution.id, log=[log_line(LOG_INTERRUPTED)], lease=lease)
+            self.store.record(run.id, log=[log_line(LOG_INTERRUPTED)], lease=lease)
             self.store.runs.interrupt(lease)
             return
-        self.store.record(execution.id, log=[log_line(LOG_TAKEN_OVER)], lease=lease)
+        line = LOG_RESUMED if run.state == INTERRUPTED else LOG_TAKEN_OVER
+        self.store.record(run.id, log=[log_line(line)], lease=lease)
         self._launch(lease, credentials)
 
     def reconcile_interrupted(

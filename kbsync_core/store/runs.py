@@ -228,16 +228,22 @@ class RunStore:
             ).mappings().first()
         return _record(row) if row else None
 
-    def expired(self, kind: str, limit: int = 100) -> list[RunRecord]:
-        """Active runs of `kind` that nobody holds: their replica died, hung or shut down."""
+    def unattended(self, kind: str, limit: int = 100) -> list[RunRecord]:
+        """Runs of `kind` nobody works: active ones nobody holds (their replica died, hung or
+        shut down), and interrupted ones (waiting for a replica with credentials)."""
         query = (
             sa.select(runs_table)
             .where(
                 runs_table.c.kind == kind,
-                runs_table.c.state == ACTIVE,
                 sa.or_(
-                    runs_table.c.owner_id.is_(None),
-                    runs_table.c.lease_expires_ms < now_ms(),
+                    sa.and_(
+                        runs_table.c.state == ACTIVE,
+                        sa.or_(
+                            runs_table.c.owner_id.is_(None),
+                            runs_table.c.lease_expires_ms < now_ms(),
+                        ),
+                    ),
+                    runs_table.c.state == INTERRUPTED,
                 ),
             )
             .order_by(runs_table.c.created_at)

@@ -78,6 +78,14 @@ def run_to_end(engine, execution_id):
     return execution
 
 
+def stop_sent(store, execution_id):
+    """Until the worker logged that it sends StopIngestionJob: the job, slow until then, cannot
+    have ended first; the test may speed it up."""
+    wait_for(lambda: any(
+        "Deteniendo Ingestion Job" in line for line in store.get(execution_id).logs
+    ))
+
+
 def job_callers(sandboxed, job_id):
     """The replicas (User-Agent's kbsync/<name>) that polled `job_id`, in order of their
     first poll."""
@@ -188,6 +196,7 @@ def test_a_stop_asked_of_one_replica_is_honoured_by_the_one_that_works_the_run(
 
     front.engine.stop_sync(execution.id)  # no credentials: "a" holds the run
 
+    stop_sent(worker.store, execution.id)
     sandboxed.speed = 200
     stopped = run_to_end(worker.engine, execution.id)
     assert stopped.status is ExecutionStatus.DETENIDO
@@ -204,7 +213,7 @@ def test_a_stop_survives_the_death_of_the_replica_that_accepted_it(replicas, san
     first.die()
 
     second = replicas("b", takeover_credentials=CREDENTIALS)
-    wait_for(lambda: second.engine.is_monitored(execution.id))
+    stop_sent(second.store, execution.id)
     sandboxed.speed = 200
     stopped = run_to_end(second.engine, execution.id)
     assert stopped.status is ExecutionStatus.DETENIDO, stopped.logs
@@ -219,8 +228,34 @@ def test_a_stop_that_failed_to_reach_aws_is_sent_again(replicas, sandboxed):
 
     engine.stop_sync(execution.id)
 
+    wait_for(lambda: sum(
+        "Deteniendo Ingestion Job" in line for line in engine.get(execution.id).logs) == 3)
     sandboxed.speed = 200
     stopped = run_to_end(engine, execution.id)
     assert stopped.status is ExecutionStatus.DETENIDO, stopped.logs
     stops = [name for name, _params in sandboxed.calls if name == "StopIngestionJob"]
     assert len(stops) == 3
+
+
+def test_a_run_interrupted_by_a_replica_without_credentials_is_resumed_by_one_with_them(
+    replicas, sandboxed
+):
+    sandboxed.speed = 20
+    first = replicas("a")
+    execution = first.engine.start_sync(SyncRequest(TARGET, CREDENTIALS))
+    wait_for(lambda: first.store.get(execution.id).job_id)
+    first.die()
+    # A replica with no identity of its own finds the run first: all it can do is park it.
+    bystander = replicas("b")
+    interrupted = wait_for(lambda: bystander.store.get(execution.id).interrupted and
+                           bystander.store.get(execution.id))
+    assert interrupted.status is ExecutionStatus.EN_EJECUCION
+
+    rescuer = replicas("c", takeover_credentials=CREDENTIALS)
+
+    wait_for(lambda: rescuer.engine.is_monitored(execution.id))
+    sandboxed.speed = 200
+    done = run_to_end(rescuer.engine, execution.id)
+    assert done.status is ExecutionStatus.COMPLETADO
+    assert not done.interrupted
+    assert sum("ningún proceso de kbsync tiene credenciales" in line for line in done.logs) == 1

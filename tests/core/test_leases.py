@@ -34,7 +34,7 @@ def test_a_run_is_created_held_and_nobody_else_can_claim_it(stores):
     mine, theirs = stores
     add_run(mine, Lease(RUN_ID, "replica-a", LEASE_SECONDS))
     assert not theirs.runs.claim(Lease(RUN_ID, "replica-b", LEASE_SECONDS))
-    assert theirs.runs.expired("sync") == []
+    assert theirs.runs.unattended("sync") == []
     assert mine.runs.claim(Lease(RUN_ID, "replica-a", LEASE_SECONDS))  # renewing one's own
 
 
@@ -43,7 +43,7 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_can_no_longer_write(s
     old = Lease(RUN_ID, "replica-a", 0.2)
     add_run(mine, old)
     time.sleep(0.3)
-    assert [run.id for run in theirs.runs.expired("sync")] == [RUN_ID]
+    assert [run.id for run in theirs.runs.unattended("sync")] == [RUN_ID]
     new = Lease(RUN_ID, "replica-b", LEASE_SECONDS)
     assert theirs.runs.claim(new)
 
@@ -116,7 +116,8 @@ def test_an_interrupted_run_waits_for_someone_with_credentials(stores):
     add_run(mine, lease)
     assert mine.runs.interrupt(lease)
     assert theirs.get(RUN_ID).interrupted
-    assert theirs.runs.expired("sync") == []  # not offered for takeover
+    # Offered to whoever has credentials for it, but not claimable as an active run.
+    assert [run.state for run in theirs.runs.unattended("sync")] == ["interrupted"]
     assert not theirs.runs.claim(Lease(RUN_ID, "replica-b", LEASE_SECONDS))
     assert theirs.runs.claim(
         Lease(RUN_ID, "replica-b", LEASE_SECONDS), from_states=("active", "interrupted")
@@ -129,4 +130,4 @@ def test_a_released_run_is_free_at_once(stores):
     lease = Lease(RUN_ID, "replica-a", LEASE_SECONDS)
     add_run(mine, lease)
     mine.runs.release(lease)
-    assert [run.id for run in theirs.runs.expired("sync")] == [RUN_ID]
+    assert [run.id for run in theirs.runs.unattended("sync")] == [RUN_ID]
