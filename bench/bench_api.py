@@ -5,10 +5,12 @@
     request; beside the same figures for the yardstick, seed 000's own design (an in-memory
     map, bench/seed_design_app.py) on the same HTTP stack. Target: kbsync at least as fast.
 
-It starts the real server (`streamlit run app.py`, on the sandbox, a fresh SQLite file) and
-measures two executions: one that has ended (its logs complete), and one still running (a
-slowed-down sandbox keeps it so), which is what seed 000's clients poll. 50 clients poll it at
-once. The client is asyncio on raw sockets, to take as little of the machine's CPU as it can.
+It starts three real servers: the yardstick, and kbsync (`streamlit run app.py`, on the sandbox,
+a fresh SQLite file) twice, for an execution that has ended (its logs complete) and for one
+still running (a slowed-down sandbox keeps it so), which is what seed 000's clients poll. Each
+round loads each server in turn, so the machine's drift hits all three alike; the ratio to the
+yardstick is the median of the rounds' ratios. The client is asyncio on raw sockets, to take as
+little of the machine's CPU as it can.
 
 Run with `.venv/bin/python bench/bench_api.py [--runs N] [--seconds S]` (about a minute).
 """
@@ -22,8 +24,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -39,8 +41,8 @@ WARM_UP_SECONDS = 1.0
 P99_TARGET_MS = 50.0
 # A sandbox this slow keeps a sync running for the whole benchmark (a first sync takes 37
 # simulated seconds: 740 real ones).
-RUNNING_SANDBOX_SPEED = "0.05"
-FAST_SANDBOX_SPEED = "100"
+SLOW_SPEED = "0.05"
+FAST_SPEED = "100"
 YARDSTICK_ENTRY = "bench/seed_design_app.py"
 SEED_POLL_SECONDS = "4"
 YARDSTICK_EXECUTION_ID = "seed-execution"
@@ -123,66 +125,58 @@ def server_stack() -> str:
 
 
 @dataclass
-class Figures:
+class Sample:
     rate: float  # requests per second
     p50_ms: float
     p99_ms: float
     cpu_ms: float  # server CPU time per request
 
 
-def run_load(label: str, server, execution_id: str, runs: int, seconds: float) -> Figures:
-    host, port = "127.0.0.1", server.port
-    process = psutil.Process(server.process.pid)
-    asyncio.run(load(host, port, execution_id, WARM_UP_SECONDS))
-    rates, p50s, p99s, cpus = [], [], [], []
-    for run in range(1, runs + 1):
-        cpu_before = sum(process.cpu_times()[:2])
-        count, latencies, elapsed = asyncio.run(load(host, port, execution_id, seconds))
-        cpus.append((sum(process.cpu_times()[:2]) - cpu_before) / count * 1000)
-        rates.append(count / elapsed)
-        p50s.append(percentile(latencies, 0.50) * 1000)
-        p99s.append(percentile(latencies, 0.99) * 1000)
-        print(
-            f"  {label} run {run}: {count} requests, {rates[-1]:5.0f} req/s, "
-            f"p50 {p50s[-1]:5.1f} ms, p99 {p99s[-1]:5.1f} ms, {cpus[-1]:.3f} ms CPU/request"
-        )
-    figures = Figures(*(statistics.median(values) for values in (rates, p50s, p99s, cpus)))
-    verdict = "ok" if figures.p99_ms < P99_TARGET_MS else f"OVER the {P99_TARGET_MS:.0f} ms target"
-    print(
-        f"GET /api/sync, {label}, {CLIENTS} concurrent clients, median of {runs} runs of "
-        f"{seconds:g} s: {figures.rate:.0f} req/s, p50 {figures.p50_ms:.1f} ms, "
-        f"p99 {figures.p99_ms:.1f} ms ({verdict}), {figures.cpu_ms:.3f} ms server CPU/request"
+@dataclass
+class Target:
+    """One server under load: what it is, where, and which execution its clients poll."""
+
+    label: str
+    server: object
+    execution_id: str
+    samples: list[Sample] = field(default_factory=list)
+
+    def median(self, name: str) -> float:
+        return statistics.median(getattr(sample, name) for sample in self.samples)
+
+
+def measure(target: Target, seconds: float) -> Sample:
+    process = psutil.Process(target.server.process.pid)
+    cpu_before = sum(process.cpu_times()[:2])
+    count, latencies, elapsed = asyncio.run(
+        load("127.0.0.1", target.server.port, target.execution_id, seconds)
     )
-    return figures
+    return Sample(
+        rate=count / elapsed,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        cpu_ms=(sum(process.cpu_times()[:2]) - cpu_before) / count * 1000,
+    )
 
 
-@contextmanager
-def kbsync_server(sandbox_speed: str):
+def kbsync_environment(sandbox_speed: str) -> dict[str, str]:
     # Polling AWS every 4 s, as seed 000 does (the test servers' 0.05 s would make the running
     # case measure 20 GetIngestionJob calls a second on the embedded sandbox, too).
-    environment = {"KBSYNC_SANDBOX_SPEED": sandbox_speed, "KBSYNC_POLL_SECONDS": SEED_POLL_SECONDS}
-    with (
-        tempfile.TemporaryDirectory() as data_dir,
-        start_console(Path(data_dir), environment) as server,
-    ):
-        yield server
+    return {"KBSYNC_SANDBOX_SPEED": sandbox_speed, "KBSYNC_POLL_SECONDS": SEED_POLL_SECONDS}
 
 
-def measure_kbsync(label, sandbox_speed, until_final, runs, seconds) -> Figures:
-    with kbsync_server(sandbox_speed) as server:
-        execution_id = started_execution(server.url, until_final)
-        return run_load(f"kbsync, one {label} execution", server, execution_id, runs, seconds)
+def start_targets(stack: ExitStack) -> list[Target]:
+    def data_dir() -> Path:
+        return Path(stack.enter_context(tempfile.TemporaryDirectory()))
 
-
-def measure_seed_design(runs, seconds) -> Figures:
-    with (
-        tempfile.TemporaryDirectory() as data_dir,
-        start_console(Path(data_dir), entry=YARDSTICK_ENTRY, name="seed-design") as server,
-    ):
-        return run_load(
-            "seed design (in-memory map, same stack)", server, YARDSTICK_EXECUTION_ID, runs,
-            seconds,
-        )
+    seed = stack.enter_context(start_console(data_dir(), entry=YARDSTICK_ENTRY, name="seed"))
+    ended = stack.enter_context(start_console(data_dir(), kbsync_environment(FAST_SPEED)))
+    running = stack.enter_context(start_console(data_dir(), kbsync_environment(SLOW_SPEED)))
+    return [
+        Target("seed design (in-memory map, same stack)", seed, YARDSTICK_EXECUTION_ID),
+        Target("kbsync, one ended execution", ended, started_execution(ended.url, True)),
+        Target("kbsync, one running execution", running, started_execution(running.url, False)),
+    ]
 
 
 def main() -> None:
@@ -191,15 +185,39 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=SECONDS_PER_RUN)
     arguments = parser.parse_args()
     print(f"uvicorn: {server_stack()}")
-    runs, seconds = arguments.runs, arguments.seconds
-    yardstick = measure_seed_design(runs, seconds)
-    ended = measure_kbsync("ended", FAST_SANDBOX_SPEED, True, runs, seconds)
-    running = measure_kbsync("running", RUNNING_SANDBOX_SPEED, False, runs, seconds)
-    for label, figures in (("ended", ended), ("running", running)):
+    with ExitStack() as stack:
+        targets = start_targets(stack)
+        for target in targets:
+            asyncio.run(
+                load("127.0.0.1", target.server.port, target.execution_id, WARM_UP_SECONDS)
+            )
+        # Round after round, each server in turn: the machine's drift hits all three alike.
+        for run in range(1, arguments.runs + 1):
+            for target in targets:
+                sample = measure(target, arguments.seconds)
+                target.samples.append(sample)
+                print(
+                    f"  run {run}, {target.label}: {sample.rate:5.0f} req/s, p50 "
+                    f"{sample.p50_ms:5.1f} ms, p99 {sample.p99_ms:5.1f} ms, "
+                    f"{sample.cpu_ms:.3f} ms CPU/request"
+                )
+    for target in targets:
+        p99 = target.median("p99_ms")
+        verdict = "ok" if p99 < P99_TARGET_MS else f"OVER the {P99_TARGET_MS:.0f} ms target"
         print(
-            f"kbsync / seed design, {label} execution: {figures.rate / yardstick.rate:.2f}x the "
-            f"requests per second, p99 {figures.p99_ms:.1f} against {yardstick.p99_ms:.1f} ms, "
-            f"{figures.cpu_ms:.3f} against {yardstick.cpu_ms:.3f} ms CPU/request"
+            f"GET /api/sync, {target.label}, {CLIENTS} concurrent clients, median of "
+            f"{arguments.runs} runs of {arguments.seconds:g} s: {target.median('rate'):.0f} "
+            f"req/s, p50 {target.median('p50_ms'):.1f} ms, p99 {p99:.1f} ms ({verdict}), "
+            f"{target.median('cpu_ms'):.3f} ms server CPU/request"
+        )
+    yardstick = targets[0]
+    for target in targets[1:]:
+        rounds = zip(target.samples, yardstick.samples, strict=True)
+        ratios = [mine.rate / theirs.rate for mine, theirs in rounds]
+        print(
+            f"{target.label} / seed design: {statistics.median(ratios):.2f}x the requests per "
+            f"second (median of the {len(ratios)} rounds' ratios), server CPU per request "
+            f"{target.median('cpu_ms'):.3f} against {yardstick.median('cpu_ms'):.3f} ms"
         )
 
 
