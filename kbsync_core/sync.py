@@ -238,10 +238,10 @@ class SyncEngine:
         worker.wake.clear()
         return self.coordinator.should_leave(worker)
 
-    def _start_and_watch(self, worker: Worker) -> None:
+    def _start_and_watch(self, worker: Worker, execution: Execution) -> None:
         self._log(worker, LOG_STARTING)
         try:
-            job = self._start_job(worker)
+            job = self._start_job(worker, execution)
         except Exception as error:
             if aws_error_code(error) == "ConflictException":
                 self._fail_with_conflict(worker, error)
@@ -259,11 +259,10 @@ class SyncEngine:
         )
         self._watch(worker, job)
 
-    def _start_job(self, worker: Worker) -> dict | None:
+    def _start_job(self, worker: Worker, execution: Execution) -> dict | None:
         """StartIngestionJob until AWS answers; transient failures (throttling, 5xx, a timeout
         or a dropped connection, where the job may well have been created) are retried with the
         same clientToken, which makes AWS answer with the job it already started."""
-        execution = self.store.get(worker.run_id)
         target = execution.target
         wait = self.settings.poll_seconds
         while True:
@@ -287,8 +286,9 @@ class SyncEngine:
         clientToken: AWS answers with the job if it created it, or starts it if not.
         """
         execution = self.store.get(worker.run_id)
+        worker.details["target"] = execution.target
         if not execution.job_id:
-            self._start_and_watch(worker)
+            self._start_and_watch(worker, execution)
             return
         job = self._poll_until_answered(worker, execution.job_id)
         if job is None:

@@ -4,6 +4,7 @@ Each case injects the fault into the in-process sandbox, which answers real boto
 the same cases run over HTTP against the standalone sandbox in tests/api/test_faults.py.
 """
 
+import threading
 import time
 from dataclasses import replace
 
@@ -14,6 +15,7 @@ from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials, ExecutionStatus, SyncTarget
 from kbsync_core.runs import RunCoordinator
 from kbsync_core.store import ExecutionStore
+from kbsync_core.store.schema import runs_table
 from kbsync_core.sync import SyncEngine, client_token_for
 from kbsync_core.validation import HistoryRequest, SyncRequest
 from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
@@ -259,3 +261,39 @@ def test_a_run_interrupted_by_a_replica_without_credentials_is_resumed_by_one_wi
     assert done.status is ExecutionStatus.COMPLETADO
     assert not done.interrupted
     assert sum("ningún proceso de kbsync tiene credenciales" in line for line in done.logs) == 1
+
+
+def test_a_replica_that_stalled_past_its_lease_stops_without_writing(replicas, sandboxed):
+    sandboxed.speed = 5
+    stalled = replicas("a")
+    execution = stalled.engine.start_sync(SyncRequest(TARGET, CREDENTIALS))
+    wait_for(lambda: stalled.store.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
+    # "a" stalls (a long GC pause, a frozen VM): its next lease renewals wait on `thaw`, its
+    # lease runs out, and another replica claims the run. Then "a" thaws.
+    thaw = threading.Event()
+    for name in ("checkpoint", "renew_all"):
+        renew = getattr(stalled.store.runs, name)
+        setattr(stalled.store.runs, name, lambda *args, renew=renew: thaw.wait() and renew(*args))
+    with stalled.store.engine.begin() as connection:
+        connection.execute(
+            runs_table.update().where(runs_table.c.id == execution.id).values(lease_expires_ms=0)
+        )
+    taker = replicas("b", takeover_credentials=CREDENTIALS)
+    wait_for(lambda: taker.engine.is_monitored(execution.id))
+    taken_at = time.time()
+    thaw.set()
+
+    wait_for(lambda: not stalled.engine.is_monitored(execution.id))  # its worker left
+    sandboxed.speed = 200
+    done = run_to_end(taker.engine, execution.id)
+    assert done.status is ExecutionStatus.COMPLETADO
+    assert any("dejó de responder" in line for line in done.logs)
+    # Once "a" met the lost lease (at its next step), it polled no more and wrote nothing.
+    # Once "a" met the lost lease (at its next step) it polled no more and wrote nothing.
+    polls_by_a_after_takeover = [
+        call for call in sandboxed.call_log
+        if call.operation == "GetIngestionJob" and call.user_agent.endswith("kbsync/a")
+        and call.at > taken_at + 0.5
+    ]
+    assert polls_by_a_after_takeover == []
+    assert sum("Ingestion Job iniciado" in line for line in done.logs) == 1
