@@ -6,19 +6,27 @@ session (only the console is drawn).
 """
 
 import gc
+import sys
 from contextlib import asynccontextmanager
 
 import streamlit as st
 
 from kbsync_api.routes import api_routes
+from kbsync_core.config import ConfigurationError
+from kbsync_core.errors import DatabaseError
 from kbsync_core.runtime import close_kbsync, get_kbsync
 
 
 @asynccontextmanager
 async def lifespan(_app):
-    # Open the registry at start-up, so executions left running by a previous process are
-    # resumed (or marked interrupted) before anyone asks, and close it on the way out.
-    get_kbsync()
+    # Open the registry at start-up (the database upgraded, runs nobody works taken over)
+    # before anyone asks, and close it on the way out.
+    try:
+        get_kbsync()
+    except (ConfigurationError, DatabaseError) as error:
+        # An operator's mistake in the environment: their words, not a traceback.
+        print(f"kbsync cannot start: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     # What start-up loaded (botocore's models, moto, Streamlit) lives as long as the process:
     # keep it out of the garbage collector's full passes, which otherwise paused every request
     # for ~100 ms (bench/bench_api.py).
