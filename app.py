@@ -10,7 +10,9 @@ import sys
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
 
+from kbsync_api.edges import HostAllowList, SecurityHeaders
 from kbsync_api.routes import api_routes
 from kbsync_core.config import ConfigurationError
 from kbsync_core.errors import DatabaseError
@@ -35,7 +37,13 @@ async def lifespan(_app):
     close_kbsync()
 
 
-app = st.App("app.py", lifespan=lifespan, routes=api_routes())
+# The edges wrap everything the process serves, Streamlit's own pages and websocket included.
+app = st.App(
+    "app.py",
+    lifespan=lifespan,
+    routes=api_routes(),
+    middleware=[Middleware(HostAllowList), Middleware(SecurityHeaders)],
+)
 
 if __name__ == "__main__":
     from kbsync_ui.shell import run_console

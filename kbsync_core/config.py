@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BACKENDS = ("aws", "sandbox")
+# The names a browser may reach kbsync by, unless KBSYNC_ALLOWED_HOSTS says otherwise.
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1")
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('data') / 'kbsync.sqlite3'}"
 
 
@@ -30,6 +32,8 @@ class Settings:
     # How long a replica's claim on a run lasts without renewal; another replica takes the run
     # over once it expired (its holder died). Renewed every third of it.
     lease_seconds: float = 30.0
+    # Host header values the server answers for: names, `*.domain`, or `*` for any.
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
 
     @property
     def uses_sandbox(self) -> bool:
@@ -58,6 +62,21 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")
 
 
+def _host_patterns(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return DEFAULT_ALLOWED_HOSTS
+    patterns = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for pattern in patterns:
+        wildcard = pattern.startswith("*.") and "*" not in pattern[2:]
+        if pattern != "*" and not wildcard and ("*" in pattern or "/" in pattern or " " in pattern):
+            raise ConfigurationError(
+                f"{name} takes host names, *.domain patterns or *, separated by commas; "
+                f"{pattern!r} is none of those."
+            )
+    return patterns
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check every KBSYNC_* variable; raise ConfigurationError naming a bad one."""
     environ = os.environ if environ is None else environ
@@ -78,4 +97,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         aws_read_timeout=_number(environ, "KBSYNC_AWS_READ_TIMEOUT", 30.0, minimum=0.1),
         api_token=environ.get("KBSYNC_API_TOKEN", "").strip() or None,
         lease_seconds=_number(environ, "KBSYNC_LEASE_SECONDS", 30.0, minimum=1),
+        allowed_hosts=_host_patterns(environ, "KBSYNC_ALLOWED_HOSTS"),
     )

@@ -89,8 +89,12 @@ class AwsCredentials:
         return (self.access_key_id or "", digest, self.profile_name or "")
 
     def redact(self, text: str) -> str:
-        """Remove the secrets from a text that came back from somewhere we do not control."""
-        return redact_secrets(text, (self.secret_access_key, self.session_token))
+        """Remove the keys from a text that came back from somewhere we do not control: the
+        secret and the session token, and the access key id too (not a secret, but it names
+        whose keys they are, and AWS echoes it in its errors)."""
+        return redact_secrets(
+            text, (self.access_key_id, self.secret_access_key, self.session_token)
+        )
 
 
 @dataclass

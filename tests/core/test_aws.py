@@ -63,3 +63,14 @@ def test_errors_read_as_code_and_message_without_secrets():
     assert describe_aws_error(botocore.exceptions.NoCredentialsError()) == (
         "NoCredentialsError: Unable to locate credentials"
     )
+
+
+def test_an_aws_error_that_echoes_the_keys_repeats_none_of_them():
+    keys = AwsCredentials.from_keys("AKIAKBSYNCECHO00001", "echoed-secret-0123456789", "TokEn")
+    error = client_error(
+        "UnrecognizedClientException", 403,
+        "Credential=AKIAKBSYNCECHO00001/20261130 with echoed-secret-0123456789 and token TokEn",
+    )
+    assert describe_aws_error(error, keys) == (
+        "UnrecognizedClientException: Credential=****/20261130 with **** and token ****"
+    )

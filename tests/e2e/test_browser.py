@@ -71,6 +71,13 @@ def test_start_a_sync_watch_it_complete_and_find_it_in_history(console, page):
             lambda frame: from_server.append(frame if isinstance(frame, bytes) else frame.encode()),
         ),
     )
+    # The console works under kbsync's Content-Security-Policy: nothing it needs is refused.
+    refused = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text)
+        if "Content Security Policy" in message.text else None,
+    )
     page.goto(console.url)
     expect(page.get_by_text("Sandbox: simulated AWS, nothing leaves this machine")).to_be_visible()
     expect(page.get_by_label("Knowledge base ID", exact=True)).to_have_value("SANDBOXKB1")
@@ -105,3 +112,4 @@ def test_start_a_sync_watch_it_complete_and_find_it_in_history(console, page):
     expect(grid).to_be_visible()
     expect(grid.get_by_text(job_id)).to_be_attached()
     page.screenshot(path=SCREENSHOTS / "history.png", full_page=True)
+    assert refused == []
