@@ -72,3 +72,22 @@ execution_logs_table = sa.Table(
     ),
     sa.Column("line", sa.Text, nullable=False),
 )
+
+# API tokens (`python -m kbsync tokens`). Only the token's SHA-256 is kept: the token itself is
+# shown once, when it is made. A revoked token keeps its row (listed as revoked), so its name
+# stays taken and the API stays guarded once any token was ever made.
+api_tokens_table = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    # JSON lists: scopes (e.g. ["sync:read"], ["*"]), and the connections the token is limited
+    # to (null: every connection).
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("connections", sa.JSON),
+    sa.Column("created_at", sa.String(24), nullable=False),
+    sa.Column("expires_at", sa.String(24)),
+    sa.Column("last_used_at", sa.String(24)),
+    sa.Column("revoked_at", sa.String(24)),
+)

@@ -29,13 +29,13 @@ def test_db_upgrade_brings_a_0_1_0_database_to_the_newest_revision(tmp_path):
     upgraded = kbsync("db", "upgrade", database_url=url)
 
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip() == "0002"
-    assert kbsync("db", "revision", database_url=url).stdout.strip() == "0002"
+    assert upgraded.stdout.strip() == "0003"
+    assert kbsync("db", "revision", database_url=url).stdout.strip() == "0003"
 
 
 def test_db_upgrade_on_postgresql(postgres_url):
     upgraded = kbsync("db", "upgrade", database_url=postgres_url)
-    assert (upgraded.returncode, upgraded.stdout.strip()) == (0, "0002"), upgraded.stderr
+    assert (upgraded.returncode, upgraded.stdout.strip()) == (0, "0003"), upgraded.stderr
 
 
 @pytest.mark.parametrize("action", ["upgrade", "revision"])
