@@ -16,6 +16,7 @@ from kbsync_core.store.runs import (
     renew_within,
 )
 from kbsync_core.store.schema import execution_logs_table, executions_table, runs_table
+from kbsync_core.store.tokens import TokenStore
 from kbsync_core.timefmt import iso_utc, utc_now
 
 DEFAULT_LIST_LIMIT = 50
@@ -45,7 +46,8 @@ class _NoLock:
 
 
 class ExecutionStore:
-    """Executions, their logs, statistics and failure reasons; and the runs table beside them.
+    """Executions, their logs, statistics and failure reasons; and the runs and API tokens
+    tables beside them.
 
     On SQLite, writes of this process go through one lock: SQLite allows one writer at a time,
     and serialising them here is cheaper than waiting on "database is locked". PostgreSQL
@@ -62,6 +64,7 @@ class ExecutionStore:
         self._closed = False
         upgrade_schema(self._engine)
         self.runs = RunStore(self._engine, self._write_lock, self._read_lock)
+        self.tokens = TokenStore(self._engine, self._write_lock, self._read_lock)
         self._write_listeners: list[Callable[[str], None]] = []
 
     @property
