@@ -9,7 +9,6 @@ Credentials arrive in request bodies and leave only towards AWS: no reply repeat
 anything logged here about a failure is redacted first.
 """
 
-import hmac
 import json
 import logging
 import threading
@@ -31,6 +30,7 @@ from kbsync_core.errors import (
 )
 from kbsync_core.models import AwsCredentials, Execution
 from kbsync_core.runtime import Kbsync
+from kbsync_core.tokens import ApiTokens
 from kbsync_core.validation import (
     KEY_FIELDS,
     RequestValidationError,
@@ -73,8 +73,12 @@ NOT_MONITORED_SEND_CREDENTIALS = (
     "This process is not watching this execution (it was started before a restart). "
     "Send accessKeyId and secretAccessKey (and sessionToken, if any) to stop it with them."
 )
-BEARER_REQUIRED = "This API requires a header Authorization: Bearer <KBSYNC_API_TOKEN>."
-BEARER_REJECTED = "The bearer token is not valid."
+BEARER_REQUIRED = (
+    "This API requires a header Authorization: Bearer <token> (KBSYNC_API_TOKEN, or a token "
+    "made with python -m kbsync tokens create)."
+)
+BEARER_REJECTED = "The bearer token is not valid (unknown, revoked or expired)."
+SCOPE_MISSING = "This token lacks the scope {scope}."
 METHOD_NOT_ALLOWED = "{method} is not allowed on {path}; allowed: {allowed}."
 UNKNOWN_ENDPOINT = (
     "There is no API endpoint here. Endpoints: GET /api/health, POST /api/sync, "
@@ -109,23 +113,34 @@ def error_reply(status: int, message: str, headers: dict[str, str] | None = None
 # -- reading a request -----------------------------------------------------------------------
 
 
-def authorize(expected_token: str | None, authorization: str | None) -> ApiReply | None:
-    """None when the request may go on; otherwise the 401 to answer.
-
-    With no KBSYNC_API_TOKEN configured the API is open, as the seeds' is. The comparison
-    takes the same time whatever the token, so it cannot be guessed a character at a time.
-    """
-    if expected_token is None:
-        return None
-    challenge = {"WWW-Authenticate": BEARER_CHALLENGE}
+def bearer_token(authorization: str | None) -> str | None:
+    """The token an Authorization header carries ("" for a bare "Bearer"); None when it carries
+    no bearer token at all."""
     if not authorization or authorization[: len(BEARER_PREFIX)].lower() != BEARER_PREFIX:
-        return error_reply(401, BEARER_REQUIRED, challenge)
-    presented = authorization[len(BEARER_PREFIX) :].strip()
-    # Bytes, not str: compare_digest refuses non-ASCII strings, and any header may hold them.
-    if not hmac.compare_digest(presented.encode(), expected_token.encode()):
+        return None
+    return authorization[len(BEARER_PREFIX) :].strip()
+
+
+def authorize(tokens: ApiTokens, authorization: str | None, scope: str | None) -> ApiReply | None:
+    """None when the request may go on; otherwise the 401 (no token, or one that is unknown,
+    revoked or expired) or the 403 (a token without `scope`) to answer.
+
+    Until a token is made (and without KBSYNC_API_TOKEN) the API is open, as the seeds' is,
+    whatever the request carries. May read the store (kbsync_core.tokens says when).
+    """
+    presented = bearer_token(authorization)
+    principal = tokens.authenticate(presented) if presented else None
+    if principal is None:
+        if not tokens.required():
+            return None
+        if presented is None:
+            return error_reply(401, BEARER_REQUIRED, {"WWW-Authenticate": BEARER_CHALLENGE})
         return error_reply(
             401, BEARER_REJECTED, {"WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_token"'}
         )
+    if scope is not None and not principal.allows(scope):
+        challenge = f'{BEARER_CHALLENGE}, error="insufficient_scope", scope="{scope}"'
+        return error_reply(403, SCOPE_MISSING.format(scope=scope), {"WWW-Authenticate": challenge})
     return None
 
 

@@ -1,10 +1,11 @@
 """The JSON API's Starlette routes: read the HTTP request, call the contract, write its reply.
 
 app.py mounts these beside the console (`st.App(routes=api_routes())`). Streamlit gives custom
-routes neither auth nor an XSRF check, so each checks the bearer token itself when
-KBSYNC_API_TOKEN is set, and takes bodies only as application/json. Core calls block (SQLite,
-boto3), so they run in the thread pool, never on the event loop that serves every console
-session. Every answer, errors included, is JSON: never Starlette's plain-text pages.
+routes neither auth nor an XSRF check, so each checks the bearer token and the scope its method
+needs itself (declared with the route, below), and takes bodies only as application/json.
+Core calls block (SQLite, boto3), so they run in the thread pool, never on the event loop that
+serves every console session. Every answer, errors included, is JSON: never Starlette's
+plain-text pages.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from starlette.routing import Route
 
 from kbsync_api import contract as api
 from kbsync_core.runtime import Kbsync, get_kbsync
+from kbsync_core.tokens import SYNC_READ, SYNC_WRITE
 
 Handler = Callable[[Request, Kbsync], Awaitable[api.ApiReply]]
 
@@ -112,17 +114,31 @@ def render(reply: api.ApiReply) -> Response:
 
 
 class JsonEndpoint:
-    """One path's ASGI endpoint: token, then method (a JSON 405 naming the allowed ones),
-    then the handler for that method.
+    """One path's ASGI endpoint: token and the method's scope (`scopes`: the scope each method
+    needs, None for any valid token), then method (a JSON 405 naming the allowed ones), then
+    the handler for that method.
 
     An ASGI class rather than a function, because Starlette answers a function route's
     unlisted methods itself, in plain text.
     """
 
-    def __init__(self, handlers: dict[str, Handler], *, open_to_all: bool = False):
+    def __init__(
+        self,
+        handlers: dict[str, Handler],
+        *,
+        scopes: dict[str, str | None] | None = None,
+        open_to_all: bool = False,
+    ):
+        scopes = dict(scopes or {})
+        # A method whose scope was forgotten must not be open to every token.
+        undeclared = set(handlers) - set(scopes)
+        if undeclared and not open_to_all:
+            raise ValueError(f"No scope declared for {sorted(undeclared)}")
         if "GET" in handlers:
             handlers = {**handlers, "HEAD": handlers["GET"]}
+            scopes.setdefault("HEAD", scopes.get("GET"))
         self.handlers = handlers
+        self.scopes = scopes
         self.allowed = ", ".join(sorted(handlers))
         self.open_to_all = open_to_all
 
@@ -135,9 +151,7 @@ class JsonEndpoint:
             # Cheap: app.py's lifespan opened the registry before the first request.
             kbsync = get_kbsync()
             if not self.open_to_all:
-                denial = api.authorize(
-                    kbsync.settings.api_token, request.headers.get("authorization")
-                )
+                denial = await self.authorize(request, kbsync)
                 if denial is not None:
                     return render(denial)
             handler = self.handlers.get(request.method) or self.handlers.get(ANY_METHOD)
@@ -155,13 +169,36 @@ class JsonEndpoint:
             return render(api.internal_error(doing, error))
 
 
+    async def authorize(self, request: Request, kbsync: Kbsync) -> api.ApiReply | None:
+        authorization = request.headers.get("authorization")
+        scope = self.scopes.get(request.method, self.scopes.get(ANY_METHOD))
+        # Most requests are answered from memory; a store read goes to the thread pool.
+        if kbsync.tokens.answers_from_memory(api.bearer_token(authorization)):
+            return api.authorize(kbsync.tokens, authorization, scope)
+        return await run_in_threadpool(api.authorize, kbsync.tokens, authorization, scope)
+
+
 def api_routes() -> list[Route]:
     """The /api routes; any other path under /api answers a JSON 404, not the console's page."""
     return [
         Route("/api/health", JsonEndpoint({"GET": health}, open_to_all=True)),
-        Route("/api/sync", JsonEndpoint({"GET": get_sync, "POST": start_sync})),
-        Route("/api/sync/stop", JsonEndpoint({"POST": stop_sync})),
-        Route("/api/sync-history", JsonEndpoint({"POST": sync_history})),
-        Route("/api", JsonEndpoint({ANY_METHOD: unknown_endpoint})),
-        Route("/api/{rest:path}", JsonEndpoint({ANY_METHOD: unknown_endpoint})),
+        Route(
+            "/api/sync",
+            JsonEndpoint(
+                {"GET": get_sync, "POST": start_sync},
+                scopes={"GET": SYNC_READ, "POST": SYNC_WRITE},
+            ),
+        ),
+        Route("/api/sync/stop", JsonEndpoint({"POST": stop_sync}, scopes={"POST": SYNC_WRITE})),
+        Route(
+            "/api/sync-history",
+            # A read, though a POST: seed 001 sends its credentials in a body.
+            JsonEndpoint({"POST": sync_history}, scopes={"POST": SYNC_READ}),
+        ),
+        # Any valid token learns that there is nothing here.
+        Route("/api", JsonEndpoint({ANY_METHOD: unknown_endpoint}, scopes={ANY_METHOD: None})),
+        Route(
+            "/api/{rest:path}",
+            JsonEndpoint({ANY_METHOD: unknown_endpoint}, scopes={ANY_METHOD: None}),
+        ),
     ]

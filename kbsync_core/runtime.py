@@ -17,6 +17,7 @@ from kbsync_core.reads import ExecutionReads
 from kbsync_core.runs import RunCoordinator, new_owner_id
 from kbsync_core.store import ExecutionStore
 from kbsync_core.sync import SyncEngine
+from kbsync_core.tokens import ApiTokens
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class Kbsync:
                 SANDBOX_REGION, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_DATA_SOURCE_ID
             )
         self.store = ExecutionStore(settings.database_url)
+        # Who may call the JSON API: the stored tokens, and KBSYNC_API_TOKEN.
+        self.tokens = ApiTokens(self.store.tokens, settings.api_token)
         # This replica's name in leases and in the User-Agent of its AWS calls.
         self.owner_id = new_owner_id(socket.gethostname(), os.getpid())
         self.clients = AwsClients(settings, caller_id=self.owner_id)

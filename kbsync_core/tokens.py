@@ -27,8 +27,10 @@ from kbsync_core.timefmt import iso_utc, parse_iso, utc_now
 TOKEN_PREFIX = "kbs_"  # noqa: S105 - a prefix, not a secret
 TOKEN_BYTES = 32
 ALL_SCOPES = "*"
+SYNC_READ = "sync:read"
+SYNC_WRITE = "sync:write"
 SCOPES = (
-    "sync:read", "sync:write",
+    SYNC_READ, SYNC_WRITE,
     "connections:read", "connections:write",
     "schedules:read", "schedules:write",
     "data-ingestion:read", "data-ingestion:write",

@@ -14,6 +14,8 @@ from kbsync_core.aws import aws_errors_explained
 from kbsync_core.config import Settings
 from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
+from kbsync_core.store import ExecutionStore
+from kbsync_core.tokens import ApiTokens
 from tests.api.conftest import history_body, sync_body
 
 SECRET = "unitTestSecret/DoNotLeak+0123456789abcdefgh"
@@ -93,8 +95,19 @@ def client_error(code: str, message: str) -> botocore.exceptions.ClientError:
 # -- the bearer token ------------------------------------------------------------------------
 
 
-def test_without_a_configured_token_everything_is_allowed():
-    assert api.authorize(None, None) is None
+@pytest.fixture
+def no_tokens() -> ApiTokens:
+    return ApiTokens(ExecutionStore("sqlite://").tokens)
+
+
+@pytest.fixture
+def environment_token() -> ApiTokens:
+    return ApiTokens(ExecutionStore("sqlite://").tokens, environment_token=TOKEN)
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer unknown"])
+def test_without_any_token_everything_is_allowed(no_tokens, authorization):
+    assert api.authorize(no_tokens, authorization, "sync:write") is None
 
 
 @pytest.mark.parametrize(
@@ -104,8 +117,8 @@ def test_without_a_configured_token_everything_is_allowed():
         "Bearer ñ", "Bearer ☃",
     ],
 )
-def test_anything_but_the_token_is_a_401_with_a_challenge(authorization):
-    reply = api.authorize(TOKEN, authorization)
+def test_anything_but_the_token_is_a_401_with_a_challenge(environment_token, authorization):
+    reply = api.authorize(environment_token, authorization, "sync:read")
     assert reply.status == 401
     assert reply.headers["WWW-Authenticate"].startswith("Bearer")
 
@@ -113,8 +126,8 @@ def test_anything_but_the_token_is_a_401_with_a_challenge(authorization):
 @pytest.mark.parametrize(
     "authorization", [f"Bearer {TOKEN}", f"bearer {TOKEN}", f"BEARER  {TOKEN} "]
 )
-def test_the_token_passes_whatever_the_schemes_case(authorization):
-    assert api.authorize(TOKEN, authorization) is None
+def test_the_token_passes_whatever_the_schemes_case(environment_token, authorization):
+    assert api.authorize(environment_token, authorization, "sync:write") is None
 
 
 # -- reading bodies --------------------------------------------------------------------------
