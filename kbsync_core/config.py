@@ -2,8 +2,10 @@
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from kbsync_core.roles import RoleListError, RoleLists, parse_role_list
 
 BACKENDS = ("aws", "sandbox")
 # The names a browser may reach kbsync by, unless KBSYNC_ALLOWED_HOSTS says otherwise.
@@ -34,6 +36,8 @@ class Settings:
     lease_seconds: float = 30.0
     # Host header values the server answers for: names, `*.domain`, or `*` for any.
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    # Who gets which role in the console once login is configured (kbsync_core/roles.py).
+    roles: RoleLists = field(default_factory=RoleLists)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -77,6 +81,15 @@ def _host_patterns(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return patterns
 
 
+def _role_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    try:
+        return parse_role_list(environ.get(name))
+    except RoleListError as error:
+        raise ConfigurationError(
+            f"{name} takes e-mail addresses and @domain entries, separated by commas; {error}"
+        ) from None
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check every KBSYNC_* variable; raise ConfigurationError naming a bad one."""
     environ = os.environ if environ is None else environ
@@ -98,4 +111,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_token=environ.get("KBSYNC_API_TOKEN", "").strip() or None,
         lease_seconds=_number(environ, "KBSYNC_LEASE_SECONDS", 30.0, minimum=1),
         allowed_hosts=_host_patterns(environ, "KBSYNC_ALLOWED_HOSTS"),
+        roles=RoleLists(
+            viewers=_role_list(environ, "KBSYNC_VIEWERS"),
+            operators=_role_list(environ, "KBSYNC_OPERATORS"),
+            admins=_role_list(environ, "KBSYNC_ADMINS"),
+        ),
     )
