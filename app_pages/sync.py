@@ -10,12 +10,14 @@ from kbsync_core.validation import (
     SyncRequest,
     validate_description,
 )
+from kbsync_ui.auth import OPERATOR_NEEDED, current_access
 from kbsync_ui.connection import current_connection
 from kbsync_ui.execution_panel import render_execution, render_session_executions
 from kbsync_ui.session import current_execution_id, my_execution_ids, remember_execution
 
 kbsync = get_kbsync()
 connection = current_connection()
+access = current_access(kbsync.settings.roles)
 
 st.title("Sync")
 description = st.text_input(
@@ -24,13 +26,19 @@ description = st.text_input(
     max_chars=DESCRIPTION_MAX_LENGTH,
     key="sync_description",
 )
+start_help = None
+if not access.can_operate:
+    start_help = OPERATOR_NEEDED
+elif connection is None:
+    start_help = "Fill in the connection in the sidebar first."
+# The role is checked again on the click: a disabled button is only the browser's side.
 if st.button(
     "Start sync",
     type="primary",
     icon=":material/play_arrow:",
-    disabled=connection is None,
-    help=None if connection else "Fill in the connection in the sidebar first.",
-):
+    disabled=connection is None or not access.can_operate,
+    help=start_help,
+) and access.can_operate:
     try:
         request = SyncRequest(
             connection.target, connection.credentials, validate_description(description)
@@ -39,8 +47,10 @@ if st.button(
         st.error(error.message)
     else:
         remember_execution(kbsync.engine.start_sync(request).id)
+if not access.can_operate:
+    st.caption(OPERATOR_NEEDED)
 
 if current_execution_id():
-    render_execution(kbsync, current_execution_id(), connection)
+    render_execution(kbsync, current_execution_id(), connection, access.can_operate)
 
 render_session_executions(kbsync.store.get_many(my_execution_ids()))

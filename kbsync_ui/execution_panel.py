@@ -7,6 +7,7 @@ from kbsync_core.errors import ExecutionFinishedError, NotMonitoredError
 from kbsync_core.models import Execution, ExecutionStatus
 from kbsync_core.runtime import Kbsync
 from kbsync_core.timefmt import utc_now
+from kbsync_ui.auth import OPERATOR_NEEDED
 from kbsync_ui.connection import Connection
 from kbsync_ui.presentation import (
     STATUS_COLORS,
@@ -27,7 +28,10 @@ END_TOASTS = {
 }
 
 
-def render_execution(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> None:
+def render_execution(
+    kbsync: Kbsync, execution_id: str, connection: Connection | None, can_operate: bool = True
+) -> None:
+    """`can_operate`: whether this user may stop the sync or watch a job instead (operator)."""
     execution = kbsync.reads.get(execution_id)
     if execution is None:
         st.info("That execution is no longer in the store.")
@@ -37,21 +41,27 @@ def render_execution(kbsync: Kbsync, execution_id: str, connection: Connection |
         if execution_id in seen_running and announce_once(execution_id):
             message, icon = END_TOASTS[execution.status]
             st.toast(f"{message}: {execution.job_id or execution.id}", icon=icon)
-        _panel(kbsync, execution, connection)
+        _panel(kbsync, execution, connection, can_operate)
     else:
         seen_running.add(execution_id)
-        st.fragment(run_every=REFRESH_SECONDS)(_live_panel)(kbsync, execution_id, connection)
+        st.fragment(run_every=REFRESH_SECONDS)(_live_panel)(
+            kbsync, execution_id, connection, can_operate
+        )
 
 
-def _live_panel(kbsync: Kbsync, execution_id: str, connection: Connection | None) -> None:
+def _live_panel(
+    kbsync: Kbsync, execution_id: str, connection: Connection | None, can_operate: bool
+) -> None:
     execution = kbsync.reads.get(execution_id)
-    _panel(kbsync, execution, connection)
+    _panel(kbsync, execution, connection, can_operate)
     if execution.status.is_final:
         # A whole-app rerun draws the panel without a timer and announces the end.
         st.rerun(scope="app")
 
 
-def _panel(kbsync: Kbsync, execution: Execution, connection: Connection | None) -> None:
+def _panel(
+    kbsync: Kbsync, execution: Execution, connection: Connection | None, can_operate: bool
+) -> None:
     with st.container(border=True):
         header = st.columns([2, 3, 2, 2], vertical_alignment="center")
         header[0].badge(
@@ -61,10 +71,10 @@ def _panel(kbsync: Kbsync, execution: Execution, connection: Connection | None) 
         elapsed = elapsed_seconds(execution.started_at, execution.finished_at, utc_now())
         header[2].markdown(f"**Elapsed** {format_duration(elapsed)}")
         with header[3]:
-            _stop_button(kbsync, execution, connection)
+            _stop_button(kbsync, execution, connection, can_operate)
         render_statistics(execution.statistics)
         _problems(execution)
-        _conflict(kbsync, execution, connection)
+        _conflict(kbsync, execution, connection, can_operate)
         render_log(execution.logs)
 
 
@@ -77,10 +87,15 @@ def _problems(execution: Execution) -> None:
             st.error(aws_errors[-1].split(AWS_ERROR_PREFIX, 1)[1], icon=":material/cancel:")
 
 
-def _stop_button(kbsync: Kbsync, execution: Execution, connection: Connection | None) -> None:
+def _stop_button(
+    kbsync: Kbsync, execution: Execution, connection: Connection | None, can_operate: bool
+) -> None:
     if execution.status.is_final:
         return
-    if st.button("Stop sync", key=f"stop-{execution.id}", icon=":material/stop:"):
+    if st.button(
+        "Stop sync", key=f"stop-{execution.id}", icon=":material/stop:",
+        disabled=not can_operate, help=None if can_operate else OPERATOR_NEEDED,
+    ) and can_operate:
         try:
             # The sidebar's keys stop an execution this process no longer watches (after a
             # restart); one it watches is stopped with the keys that started it.
@@ -90,7 +105,9 @@ def _stop_button(kbsync: Kbsync, execution: Execution, connection: Connection | 
             st.warning(str(error))
 
 
-def _conflict(kbsync: Kbsync, execution: Execution, connection: Connection | None) -> None:
+def _conflict(
+    kbsync: Kbsync, execution: Execution, connection: Connection | None, can_operate: bool
+) -> None:
     if not execution.conflict_job_id or execution.status is not ExecutionStatus.FALLIDO:
         return
     st.warning(
@@ -100,9 +117,11 @@ def _conflict(kbsync: Kbsync, execution: Execution, connection: Connection | Non
     if st.button(
         "Monitor the running job",
         key=f"monitor-{execution.id}",
-        disabled=connection is None,
-        help=None if connection else "Fill in the connection in the sidebar first.",
-    ):
+        disabled=connection is None or not can_operate,
+        help=OPERATOR_NEEDED if not can_operate else (
+            None if connection else "Fill in the connection in the sidebar first."
+        ),
+    ) and can_operate:
         attached = kbsync.engine.monitor_job(
             execution.target, connection.credentials, execution.conflict_job_id,
             execution.description,

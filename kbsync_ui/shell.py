@@ -1,10 +1,18 @@
-"""What every page shares: page set-up, the sandbox banner, the connection sidebar, navigation."""
+"""What every page shares: page set-up, login and roles, the banners, the connection sidebar,
+navigation."""
 
 from pathlib import Path
 
 import streamlit as st
 
 from kbsync_core.runtime import get_kbsync
+from kbsync_ui.auth import (
+    OPEN_BANNER,
+    current_access,
+    login_page,
+    not_allowed_page,
+    render_identity,
+)
 from kbsync_ui.connection import render_connection_sidebar
 
 # Not "pages/": Streamlit treats a folder of that name beside the entry script as a legacy
@@ -16,6 +24,16 @@ SANDBOX_BANNER = "Sandbox: simulated AWS, nothing leaves this machine"
 def run_console() -> None:
     st.set_page_config(page_title="kbsync", page_icon=":material/sync:", layout="wide")
     kbsync = get_kbsync()
+    access = current_access(kbsync.settings.roles)
+    if access.login_configured and not access.can_read:
+        # Not logged in, or on no list: one page, whatever the URL, and none of the console's
+        # (nothing that reads the store or acts with the server's identity).
+        def refused() -> None:
+            not_allowed_page(access)
+
+        gate = login_page if not access.logged_in else refused
+        st.navigation([st.Page(gate, title="kbsync", default=True)], position="hidden").run()
+        return
     navigation = st.navigation(
         [
             st.Page(PAGES_DIR / "sync.py", title="Sync", icon=":material/sync:", default=True),
@@ -23,6 +41,10 @@ def run_console() -> None:
         ],
         position="top",
     )
+    if access.login_configured:
+        render_identity(access)
+    else:
+        st.caption(f":orange[:material/lock_open: {OPEN_BANNER}]")
     if kbsync.settings.uses_sandbox:
         st.warning(SANDBOX_BANNER, icon=":material/science:")
     render_connection_sidebar(kbsync)
