@@ -206,6 +206,7 @@ def start_console(
     name: str = "console",
     port: int | None = None,
     entry: str = "app.py",
+    extra_args: tuple[str, ...] = (),
 ) -> RunningServer:
     """`streamlit run app.py` (or another `entry` script) on a free port, its SQLite file in
     `data_dir`, on a fast sandbox unless `environment` says otherwise; ready once Streamlit's
@@ -224,6 +225,7 @@ def start_console(
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
+        *extra_args,
     ]
     server = RunningServer(
         name, command, clean_environment(settings), port, data_dir / "logs",
