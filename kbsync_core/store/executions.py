@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 import sqlalchemy as sa
 
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
+from kbsync_core.store.connections import ConnectionStore
 from kbsync_core.store.database import create_database_engine, is_in_memory, upgrade_schema
 from kbsync_core.store.runs import (
     INTERRUPTED,
@@ -65,6 +66,7 @@ class ExecutionStore:
         upgrade_schema(self._engine)
         self.runs = RunStore(self._engine, self._write_lock, self._read_lock)
         self.tokens = TokenStore(self._engine, self._write_lock, self._read_lock)
+        self.connections = ConnectionStore(self._engine, self._write_lock, self._read_lock)
         self._write_listeners: list[Callable[[str], None]] = []
 
     @property
@@ -84,13 +86,14 @@ class ExecutionStore:
         lease: Lease | None = None,
         credential_source: str = "keys",
         profile_name: str | None = None,
+        connection_id: str | None = None,
     ) -> None:
         """Create the execution and its run, held by `lease` from the start when given."""
         row = _row_from_execution(execution)
         with self._write_lock, self._engine.begin() as connection:
             insert_run(
                 connection, execution.id, SYNC_KIND, execution.started_at, lease,
-                credential_source, profile_name,
+                credential_source, profile_name, connection_id,
             )
             connection.execute(executions_table.insert().values(**row))
             self._insert_logs(connection, execution.id, execution.logs)
@@ -169,6 +172,12 @@ class ExecutionStore:
 
     def list_interrupted(self, target: SyncTarget) -> list[Execution]:
         return self._select(sa.and_(_target_clause(target), runs_table.c.state == INTERRUPTED))
+
+    def connection_of(self, execution_id: str) -> str | None:
+        """The connection the execution's run works with; None for one started with keys or
+        the server's own credentials."""
+        run = self.runs.get(execution_id)
+        return run.connection_id if run else None
 
     def count(self) -> int:
         with self._read_lock, self._engine.connect() as connection:

@@ -45,6 +45,7 @@ class RunRecord:
     stop_requested: bool
     credential_source: str
     profile_name: str | None
+    connection_id: str | None = None
 
     def is_held_at(self, moment_ms: int) -> bool:
         """Someone holds an unexpired lease on it."""
@@ -68,6 +69,7 @@ def insert_run(
     lease: Lease | None,
     credential_source: str,
     profile_name: str | None,
+    connection_id: str | None = None,
 ) -> None:
     """A new active run, held by `lease` from its first moment when one is given."""
     connection.execute(
@@ -79,6 +81,7 @@ def insert_run(
             lease_expires_ms=lease.expiry_from(now_ms()) if lease else None,
             credential_source=credential_source,
             profile_name=profile_name,
+            connection_id=connection_id,
             created_at=created_at,
         )
     )
@@ -263,4 +266,5 @@ def _record(row) -> RunRecord:
         stop_requested=row["stop_requested_at"] is not None,
         credential_source=row["credential_source"],
         profile_name=row["profile_name"],
+        connection_id=row["connection_id"],
     )

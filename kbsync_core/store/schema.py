@@ -26,10 +26,14 @@ runs_table = sa.Table(
     sa.Column("stop_requested_at", sa.String(24)),
     # Where the credentials that work the run come from, never the credentials themselves:
     # "keys" (an operator's, held in memory by one replica), "default" (boto3's chain),
-    # "profile" (a named profile, `profile_name`).
+    # "profile" (a named profile, `profile_name`), "connection" (the connection `connection_id`,
+    # whose credentials any replica can get).
     sa.Column("credential_source", sa.String(16), nullable=False),
     sa.Column("profile_name", sa.String(128)),
     sa.Column("created_at", sa.String(24), nullable=False),
+    # The connection the run works with (credential_source "connection"); no foreign key: a
+    # connection deleted later leaves its runs' history as it was.
+    sa.Column("connection_id", sa.String(64)),
     sa.Index("ix_runs_state_lease", "state", "lease_expires_ms"),
 )
 
@@ -90,4 +94,20 @@ api_tokens_table = sa.Table(
     sa.Column("expires_at", sa.String(24)),
     sa.Column("last_used_at", sa.String(24)),
     sa.Column("revoked_at", sa.String(24)),
+)
+
+# Connections: saved targets an operator names with a slug. `credentials` says where the
+# server's identity comes from ({"type": "default"}, {"type": "profile", "profile": ...},
+# {"type": "role", "roleArn": ..., "externalId": ..., "sessionName": ...}): never a secret.
+connections_table = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("knowledge_base_id", sa.String(16), nullable=False),
+    sa.Column("data_source_id", sa.String(16), nullable=False),
+    sa.Column("credentials", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.String(24), nullable=False),
+    sa.Column("updated_at", sa.String(24), nullable=False),
 )
