@@ -7,6 +7,7 @@ than a call.
 """
 
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ import boto3
 import botocore.exceptions
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import DeferredRefreshableCredentials
 
 from kbsync_core.config import Settings
 from kbsync_core.errors import AwsRequestError
@@ -22,6 +24,10 @@ from kbsync_core.logsafety import forget_secret, install_log_redaction, remember
 from kbsync_core.models import AwsCredentials
 
 BEDROCK_AGENT = "bedrock-agent"
+STS = "sts"
+# How long an assumed role's keys last; botocore refreshes them 15 minutes before they expire.
+ROLE_SESSION_SECONDS = 3600
+ROLE_SESSION_NAME_PREFIX = "kbsync-"
 USER_AGENT_EXTRA = "kbsync"
 MAX_CLIENTS = 256
 
@@ -89,6 +95,9 @@ class AwsClients:
             return client
 
     def _build(self, credentials: AwsCredentials, region: str):
+        if credentials.role_arn:
+            session = assumed_role_session(credentials, region, config=self._config)
+            return session.client(BEDROCK_AGENT, config=self._config)
         if not credentials.is_explicit:
             # A profile or the default chain: boto3 resolves it as it always does.
             session = boto3.Session(profile_name=credentials.profile_name, region_name=region)
@@ -107,6 +116,50 @@ class AwsClients:
     def clear(self) -> None:
         with self._lock:
             self._clients.clear()
+
+
+def assumed_role_session(
+    credentials: AwsCredentials,
+    region: str,
+    *,
+    config: Config | None = None,
+    duration_seconds: int = ROLE_SESSION_SECONDS,
+) -> boto3.Session:
+    """A boto3 session acting as `credentials.role_arn`, assumed with STS from the server's
+    own identity (boto3's default chain, or `credentials.profile_name`).
+
+    botocore's DeferredRefreshableCredentials calls AssumeRole at the first request and again
+    before the keys expire (its advisory and mandatory refresh windows); kbsync keeps no key.
+    """
+    base = boto3.Session(profile_name=credentials.profile_name, region_name=region)
+    sts = base.client(STS, config=config)
+    session_name = credentials.role_session_name or (
+        ROLE_SESSION_NAME_PREFIX + uuid.uuid4().hex[:12]
+    )
+
+    def assume_role() -> dict:
+        parameters = {
+            "RoleArn": credentials.role_arn,
+            "RoleSessionName": session_name,
+            "DurationSeconds": duration_seconds,
+        }
+        if credentials.external_id:
+            parameters["ExternalId"] = credentials.external_id
+        answer = sts.assume_role(**parameters)["Credentials"]
+        remember_secret(answer["SecretAccessKey"], answer["SessionToken"])
+        return {
+            "access_key": answer["AccessKeyId"],
+            "secret_key": answer["SecretAccessKey"],
+            "token": answer["SessionToken"],
+            "expiry_time": answer["Expiration"].isoformat(),
+        }
+
+    botocore_session = botocore.session.get_session()
+    # botocore has no public setter: get_credentials() answers what `_credentials` holds.
+    botocore_session._credentials = DeferredRefreshableCredentials(
+        refresh_using=assume_role, method="sts-assume-role"
+    )
+    return boto3.Session(botocore_session=botocore_session, region_name=region)
 
 
 def aws_error_code(error: BaseException) -> str:

@@ -31,12 +31,46 @@ class AwsRequestError(KbsyncError):
     words, with any secret removed."""
 
 
+class ConnectionNotFoundError(KbsyncError, LookupError):
+    """No connection has that id (or none the caller may see)."""
+
+
+class ConnectionExistsError(KbsyncError):
+    """Another connection has that id."""
+
+
+class ConnectionInvalidError(KbsyncError, ValueError):
+    """A connection kbsync will not save; the message names the field (`field`)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class SecretRefusedError(ConnectionInvalidError):
+    """A connection carried a secret: kbsync never stores one."""
+
+
+class ConnectionTestError(AwsRequestError):
+    """AWS refused a connection's test; the message names the call that failed (`call`)."""
+
+    def __init__(self, message: str, call: str):
+        super().__init__(message)
+        self.call = call
+
+
 __all__ = [
     "AwsRequestError",
+    "ConnectionExistsError",
+    "ConnectionInvalidError",
+    "ConnectionNotFoundError",
+    "ConnectionTestError",
     "DatabaseError",
     "ExecutionFinishedError",
     "ExecutionNotFoundError",
     "KbsyncError",
     "LeaseLostError",
     "NotMonitoredError",
+    "SecretRefusedError",
 ]

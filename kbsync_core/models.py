@@ -69,6 +69,11 @@ class AwsCredentials:
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
     profile_name: str | None = None
+    # A role assumed with STS from the server's own identity (boto3's default chain, or
+    # `profile_name` when given): the temporary keys are botocore's, refreshed before expiry.
+    role_arn: str | None = None
+    external_id: str | None = None
+    role_session_name: str | None = None
 
     @classmethod
     def from_keys(
@@ -86,7 +91,14 @@ class AwsCredentials:
         digest = hashlib.sha256(
             f"{self.secret_access_key}\0{self.session_token}".encode()
         ).hexdigest()
-        return (self.access_key_id or "", digest, self.profile_name or "")
+        return (
+            self.access_key_id or "",
+            digest,
+            self.profile_name or "",
+            self.role_arn or "",
+            self.external_id or "",
+            self.role_session_name or "",
+        )
 
     def redact(self, text: str) -> str:
         """Remove the keys from a text that came back from somewhere we do not control: the
