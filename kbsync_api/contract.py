@@ -22,8 +22,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from kbsync_core.connections import credentials_for
 from kbsync_core.errors import (
     AwsRequestError,
+    ConnectionExistsError,
+    ConnectionInvalidError,
+    ConnectionNotFoundError,
+    ConnectionTestError,
     ExecutionFinishedError,
     ExecutionNotFoundError,
     NotMonitoredError,
@@ -33,10 +38,13 @@ from kbsync_core.runtime import Kbsync
 from kbsync_core.tokens import ApiTokens
 from kbsync_core.validation import (
     KEY_FIELDS,
+    TARGET_FIELDS,
     RequestValidationError,
+    SyncRequest,
     is_text,
     not_text_message,
     validate_credentials,
+    validate_description,
     validate_history_request,
     validate_sync_request,
 )
@@ -82,7 +90,20 @@ SCOPE_MISSING = "This token lacks the scope {scope}."
 METHOD_NOT_ALLOWED = "{method} is not allowed on {path}; allowed: {allowed}."
 UNKNOWN_ENDPOINT = (
     "There is no API endpoint here. Endpoints: GET /api/health, POST /api/sync, "
-    "GET /api/sync?executionId=..., POST /api/sync/stop, POST /api/sync-history."
+    "GET /api/sync?executionId=..., POST /api/sync/stop, POST /api/sync-history, "
+    "GET|POST /api/connections, GET|PUT|DELETE /api/connections/{id}, "
+    "POST /api/connections/{id}/test."
+)
+CONNECTION_NOT_FOUND = "No connection has the id {id!r}."
+TOKEN_REQUIRED_FOR_CONNECTIONS = (
+    "Connections act with the server's own identity: this endpoint requires a token "  # noqa: S105
+    "(Authorization: Bearer <token>); make one with python -m kbsync tokens create."
+)
+CONNECTION_OR_TARGET = (
+    "Send connectionId, or the target and keys, not both: {fields} came with connectionId."
+)
+LIMITED_TO_CONNECTIONS = (
+    "This token is limited to its connections: start a sync with {{\"connectionId\": ...}}."
 )
 INTERNAL_ERROR = "Internal error in kbsync ({kind}); the server's log has the details."
 
@@ -208,8 +229,29 @@ def health(kbsync: Kbsync) -> ApiReply:
     return ApiReply(200, {"ok": True, "backend": kbsync.settings.backend, "version": version()})
 
 
-def start_sync(kbsync: Kbsync, payload: Any) -> ApiReply:
-    """POST /api/sync (seed 000): 202 {"executionId"} at once; the sync runs in the background."""
+def visible_connections(tokens: ApiTokens, authorization: str | None) -> tuple[str, ...] | None:
+    """The connections the request's token is limited to; None for every one (no token
+    needed, or an unlimited one). Called after authorize() let the request in."""
+    presented = bearer_token(authorization)
+    principal = tokens.authenticate(presented) if presented else None
+    return principal.connections if principal is not None else None
+
+
+def identity_denial(kbsync: Kbsync) -> ApiReply | None:
+    """Endpoints that act with the server's identity answer nobody without a token, except on
+    the sandbox backend: a 401 while no token exists (and KBSYNC_API_TOKEN is unset)."""
+    if kbsync.settings.uses_sandbox or kbsync.tokens.required():
+        return None
+    return error_reply(401, TOKEN_REQUIRED_FOR_CONNECTIONS, {"WWW-Authenticate": BEARER_CHALLENGE})
+
+
+def start_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = None) -> ApiReply:
+    """POST /api/sync (seed 000): 202 {"executionId"} at once; the sync runs in the background.
+    With {"connectionId", "description"}, the connection's target and credentials."""
+    if isinstance(payload, Mapping) and payload.get("connectionId") is not None:
+        return _start_connection_sync(kbsync, payload, visible)
+    if visible is not None:
+        return error_reply(403, LIMITED_TO_CONNECTIONS)
     try:
         request = validate_sync_request(
             payload, allow_ambient=kbsync.settings.allow_ambient_credentials
@@ -223,7 +265,42 @@ def start_sync(kbsync: Kbsync, payload: Any) -> ApiReply:
     return ApiReply(202, {"executionId": execution.id})
 
 
-def get_sync(kbsync: Kbsync, execution_id: str | None) -> ApiReply:
+def _start_connection_sync(
+    kbsync: Kbsync, payload: Mapping, visible: tuple[str, ...] | None
+) -> ApiReply:
+    extra = [name for name in (*TARGET_FIELDS, *KEY_FIELDS, "sessionToken", "profile")
+             if payload.get(name) not in (None, "")]
+    if extra:
+        return error_reply(400, CONNECTION_OR_TARGET.format(fields=", ".join(extra)))
+    connection_id = payload.get("connectionId")
+    if not isinstance(connection_id, str):
+        return error_reply(400, "connectionId must be a string.")
+    try:
+        description = validate_description(payload.get("description"))
+        connection = kbsync.connections.get(connection_id, visible)
+    except RequestValidationError as error:
+        return error_reply(400, error.message)
+    except ConnectionNotFoundError:
+        return error_reply(404, CONNECTION_NOT_FOUND.format(id=connection_id))
+    request = SyncRequest(
+        connection.target, credentials_for(connection), description, connection.id
+    )
+    try:
+        execution = kbsync.engine.start_sync(request)
+    except Exception as error:
+        return internal_error("starting a sync", error)
+    return ApiReply(202, {"executionId": execution.id})
+
+
+def _outside(kbsync: Kbsync, execution_id: str, visible: tuple[str, ...] | None) -> bool:
+    """Whether a connection-limited token must not see this execution (it is not a run of
+    one of its connections)."""
+    return visible is not None and kbsync.store.connection_of(execution_id) not in visible
+
+
+def get_sync(
+    kbsync: Kbsync, execution_id: str | None, visible: tuple[str, ...] | None = None
+) -> ApiReply:
     """GET /api/sync?executionId=... (seed 000): the execution, with its logs."""
     try:
         execution_id = read_execution_id(execution_id, from_url=True)
@@ -231,6 +308,8 @@ def get_sync(kbsync: Kbsync, execution_id: str | None) -> ApiReply:
         return error.reply
     try:
         execution = kbsync.reads.get(execution_id)
+        if execution is not None and _outside(kbsync, execution_id, visible):
+            execution = None
     except Exception as error:
         return internal_error("reading an execution", error)
     if execution is None:
@@ -282,7 +361,7 @@ def encode_json(body: dict) -> bytes:
     return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def stop_sync(kbsync: Kbsync, payload: Any) -> ApiReply:
+def stop_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = None) -> ApiReply:
     """POST /api/sync/stop {"executionId"}: 202 with the execution, whose job is stopping.
 
     An execution started before a restart has nobody holding its credentials: the body may
@@ -294,6 +373,8 @@ def stop_sync(kbsync: Kbsync, payload: Any) -> ApiReply:
         execution_id = read_execution_id(payload.get("executionId"))
     except ApiError as error:
         return error.reply
+    if _outside(kbsync, execution_id, visible):
+        return error_reply(404, EXECUTION_NOT_FOUND)
     try:
         credentials = _stop_credentials(payload, kbsync.settings.allow_ambient_credentials)
     except RequestValidationError as error:
@@ -333,6 +414,80 @@ def sync_history(kbsync: Kbsync, payload: Any) -> ApiReply:
     except Exception as error:
         return internal_error("reading sync history", error, request.credentials)
     return ApiReply(200, {"executions": rows})
+
+
+# -- connections -----------------------------------------------------------------------------
+
+
+def list_connections(kbsync: Kbsync, visible: tuple[str, ...] | None = None) -> ApiReply:
+    """GET /api/connections: those the token may use, by id."""
+    listed = kbsync.connections.list(visible)
+    return ApiReply(200, {"connections": [connection.to_dict() for connection in listed]})
+
+
+def _connection_call(function, *args) -> ApiReply:
+    """A connection operation, its domain errors as statuses (400, 404, 409)."""
+    try:
+        return function(*args)
+    except ConnectionInvalidError as error:
+        body = {"error": error.message}
+        if error.field:
+            body["field"] = error.field
+        return ApiReply(400, body)
+    except ConnectionNotFoundError as error:
+        return error_reply(404, CONNECTION_NOT_FOUND.format(id=str(error.args[0])))
+    except ConnectionExistsError as error:
+        return error_reply(409, str(error))
+
+
+def create_connection(kbsync: Kbsync, payload: Any, visible=None) -> ApiReply:
+    """POST /api/connections: 201 with the connection."""
+    return _connection_call(
+        lambda: ApiReply(201, kbsync.connections.create(payload, visible).to_dict())
+    )
+
+
+def get_connection(kbsync: Kbsync, connection_id: str, visible=None) -> ApiReply:
+    return _connection_call(
+        lambda: ApiReply(200, kbsync.connections.get(connection_id, visible).to_dict())
+    )
+
+
+def update_connection(kbsync: Kbsync, connection_id: str, payload: Any, visible=None) -> ApiReply:
+    """PUT /api/connections/{id}: the whole connection again (the id may be left out)."""
+    return _connection_call(
+        lambda: ApiReply(
+            200, kbsync.connections.update(connection_id, payload, visible).to_dict()
+        )
+    )
+
+
+def delete_connection(kbsync: Kbsync, connection_id: str, visible=None) -> ApiReply:
+    """DELETE /api/connections/{id}: 204. Runs started from it keep their history; one still
+    running is interrupted if its replica dies (nobody has its credentials any more)."""
+
+    def delete() -> ApiReply:
+        kbsync.connections.delete(connection_id, visible)
+        return ApiReply(204, {})
+
+    return _connection_call(delete)
+
+
+def test_connection(kbsync: Kbsync, connection_id: str, visible=None) -> ApiReply:
+    """POST /api/connections/{id}/test: 200 {"ok": true, knowledgeBase, dataSource}, or 200
+    {"ok": false, "failedCall", "error"} saying which call AWS refused, and why."""
+
+    def test() -> ApiReply:
+        try:
+            return ApiReply(200, kbsync.connections.test(connection_id, visible))
+        except ConnectionTestError as error:
+            return ApiReply(
+                200,
+                {"ok": False, "connectionId": connection_id, "failedCall": error.call,
+                 "error": str(error)},
+            )
+
+    return _connection_call(test)
 
 
 # -- helpers ---------------------------------------------------------------------------------

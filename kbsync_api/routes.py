@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from kbsync_api import contract as api
 from kbsync_core.runtime import Kbsync, get_kbsync
-from kbsync_core.tokens import SYNC_READ, SYNC_WRITE
+from kbsync_core.tokens import CONNECTIONS_READ, CONNECTIONS_WRITE, SYNC_READ, SYNC_WRITE
 
 Handler = Callable[[Request, Kbsync], Awaitable[api.ApiReply]]
 
@@ -51,9 +51,18 @@ async def health(_request: Request, kbsync: Kbsync) -> api.ApiReply:
     return api.health(kbsync)
 
 
+async def visible(request: Request, kbsync: Kbsync) -> tuple[str, ...] | None:
+    """The connections the request's token is limited to (None: all)."""
+    authorization = request.headers.get("authorization")
+    if kbsync.tokens.answers_from_memory(api.bearer_token(authorization)):
+        return api.visible_connections(kbsync.tokens, authorization)
+    return await run_in_threadpool(api.visible_connections, kbsync.tokens, authorization)
+
+
 async def start_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
     payload = await read_json_body(request)
-    return await run_in_threadpool(api.start_sync, kbsync, payload)
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(api.start_sync, kbsync, payload, limited)
 
 
 class SharedReads:
@@ -83,6 +92,9 @@ execution_reads = SharedReads()
 
 async def get_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
     execution_id = request.query_params.get("executionId")
+    limited = await visible(request, kbsync)
+    if limited is not None:
+        return await run_in_threadpool(api.get_sync, kbsync, execution_id, limited)
     # Most polls find the execution read moments ago: answered here, with no thread hop.
     answer = api.get_sync_without_reading(kbsync, execution_id)
     if answer is not None:
@@ -92,7 +104,8 @@ async def get_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
 
 async def stop_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
     payload = await read_json_body(request)
-    return await run_in_threadpool(api.stop_sync, kbsync, payload)
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(api.stop_sync, kbsync, payload, limited)
 
 
 async def sync_history(request: Request, kbsync: Kbsync) -> api.ApiReply:
@@ -100,11 +113,51 @@ async def sync_history(request: Request, kbsync: Kbsync) -> api.ApiReply:
     return await run_in_threadpool(api.sync_history, kbsync, payload)
 
 
+async def list_connections(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(api.list_connections, kbsync, limited)
+
+
+async def create_connection(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(api.create_connection, kbsync, payload, limited)
+
+
+async def get_connection(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    connection_id = request.path_params["connection_id"]
+    return await run_in_threadpool(api.get_connection, kbsync, connection_id, limited)
+
+
+async def update_connection(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    limited = await visible(request, kbsync)
+    connection_id = request.path_params["connection_id"]
+    return await run_in_threadpool(
+        api.update_connection, kbsync, connection_id, payload, limited
+    )
+
+
+async def delete_connection(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    connection_id = request.path_params["connection_id"]
+    return await run_in_threadpool(api.delete_connection, kbsync, connection_id, limited)
+
+
+async def test_connection(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    connection_id = request.path_params["connection_id"]
+    return await run_in_threadpool(api.test_connection, kbsync, connection_id, limited)
+
+
 async def unknown_endpoint(_request: Request, _kbsync: Kbsync) -> api.ApiReply:
     return api.error_reply(404, api.UNKNOWN_ENDPOINT)
 
 
 def render(reply: api.ApiReply) -> Response:
+    if reply.status == 204:
+        return Response(status_code=204, headers=reply.headers)
     if reply.encoded is not None:
         return Response(
             reply.encoded, status_code=reply.status, headers=reply.headers,
@@ -128,6 +181,7 @@ class JsonEndpoint:
         *,
         scopes: dict[str, str | None] | None = None,
         open_to_all: bool = False,
+        acts_as_server: bool = False,
     ):
         scopes = dict(scopes or {})
         # A method whose scope was forgotten must not be open to every token.
@@ -141,6 +195,8 @@ class JsonEndpoint:
         self.scopes = scopes
         self.allowed = ", ".join(sorted(handlers))
         self.open_to_all = open_to_all
+        # Acts with the server's own identity: never without a token, but on the sandbox.
+        self.acts_as_server = acts_as_server
 
     async def __call__(self, scope, receive, send) -> None:
         response = await self.serve(Request(scope, receive))
@@ -152,6 +208,8 @@ class JsonEndpoint:
             kbsync = get_kbsync()
             if not self.open_to_all:
                 denial = await self.authorize(request, kbsync)
+                if denial is None and self.acts_as_server:
+                    denial = await run_in_threadpool(api.identity_denial, kbsync)
                 if denial is not None:
                     return render(denial)
             handler = self.handlers.get(request.method) or self.handlers.get(ANY_METHOD)
@@ -194,6 +252,33 @@ def api_routes() -> list[Route]:
             "/api/sync-history",
             # A read, though a POST: seed 001 sends its credentials in a body.
             JsonEndpoint({"POST": sync_history}, scopes={"POST": SYNC_READ}),
+        ),
+        Route(
+            "/api/connections",
+            JsonEndpoint(
+                {"GET": list_connections, "POST": create_connection},
+                scopes={"GET": CONNECTIONS_READ, "POST": CONNECTIONS_WRITE},
+                acts_as_server=True,
+            ),
+        ),
+        Route(
+            "/api/connections/{connection_id}",
+            JsonEndpoint(
+                {"GET": get_connection, "PUT": update_connection, "DELETE": delete_connection},
+                scopes={
+                    "GET": CONNECTIONS_READ,
+                    "PUT": CONNECTIONS_WRITE,
+                    "DELETE": CONNECTIONS_WRITE,
+                },
+                acts_as_server=True,
+            ),
+        ),
+        Route(
+            "/api/connections/{connection_id}/test",
+            # Reads AWS with the connection's identity: a read.
+            JsonEndpoint(
+                {"POST": test_connection}, scopes={"POST": CONNECTIONS_READ}, acts_as_server=True
+            ),
         ),
         # Any valid token learns that there is nothing here.
         Route("/api", JsonEndpoint({ANY_METHOD: unknown_endpoint}, scopes={ANY_METHOD: None})),

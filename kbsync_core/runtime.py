@@ -11,6 +11,7 @@ import threading
 
 from kbsync_core.aws import AwsClients
 from kbsync_core.config import Settings, load_settings
+from kbsync_core.connections import Connections, sandbox_connection_bodies
 from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.reads import ExecutionReads
@@ -58,6 +59,12 @@ class Kbsync:
         self.owner_id = new_owner_id(socket.gethostname(), os.getpid())
         self.clients = AwsClients(settings, caller_id=self.owner_id)
         self.coordinator = RunCoordinator(self.store.runs, self.owner_id, settings.lease_seconds)
+        # Saved targets acting with the server's own identity; every replica resolves them.
+        self.connections = Connections(self.store.connections, self.clients)
+        if settings.uses_sandbox:
+            # `make run` shows these and syncs from them with no AWS account.
+            for body in sandbox_connection_bodies():
+                self.connections.ensure(body)
         self.engine = SyncEngine(
             settings,
             self.store,
@@ -66,6 +73,7 @@ class Kbsync:
             takeover_credentials=process_credentials(settings),
             # The embedded sandbox starts empty: the jobs of a process that died died with it.
             jobs_outlive_process=not settings.uses_sandbox,
+            connection_credentials=self.connections.credentials_by_id,
         )
         self.history = HistoryService(self.engine, self.clients)
         # What GET /api/sync and the console's panels read: pollers share recent reads.

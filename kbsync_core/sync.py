@@ -14,6 +14,7 @@ it is marked interrupted and settled from AWS history later. Workers never touch
 
 import logging
 import uuid
+from collections.abc import Callable
 from functools import partial
 
 from kbsync_core.aws import (
@@ -89,6 +90,8 @@ LOG_SANDBOX_RESTARTED = (
 CREDENTIALS_FROM_KEYS = "keys"
 CREDENTIALS_FROM_DEFAULT_CHAIN = "default"
 CREDENTIALS_FROM_PROFILE = "profile"
+# A connection's: any replica resolves them (the server's own identity, by design).
+CREDENTIALS_FROM_CONNECTION = "connection"
 
 
 def client_token_for(execution_id: str) -> str:
@@ -120,6 +123,7 @@ class SyncEngine:
         *,
         takeover_credentials: AwsCredentials | None = None,
         jobs_outlive_process: bool = True,
+        connection_credentials: Callable[[str | None], AwsCredentials | None] | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -129,6 +133,9 @@ class SyncEngine:
             store.runs, f"kbsync-{uuid.uuid4().hex[:12]}", settings.lease_seconds
         )
         self.takeover_credentials = takeover_credentials
+        # A connection's credentials by its id (None once it is deleted): runs started from a
+        # connection are taken over with them, whatever takeover_credentials says.
+        self.connection_credentials = connection_credentials
         self.jobs_outlive_process = jobs_outlive_process
         self.coordinator.register_kind(SYNC_KIND, self._take_over, self._can_take_over)
         if self._owns_coordinator:
@@ -138,7 +145,10 @@ class SyncEngine:
 
     def start_sync(self, request: SyncRequest) -> Execution:
         """Create the execution and return it at once; a background worker does the rest."""
-        execution = self._create(request.target, request.description, request.credentials)
+        execution = self._create(
+            request.target, request.description, request.credentials,
+            connection_id=request.connection_id,
+        )
         self._launch(self.coordinator.lease_for(execution.id), request.credentials)
         return execution
 
@@ -172,6 +182,7 @@ class SyncEngine:
         credentials: AwsCredentials,
         job_id: str | None = None,
         extra_lines: tuple[str, ...] | list[str] = (),
+        connection_id: str | None = None,
     ) -> Execution:
         now = utc_now()
         execution = Execution(
@@ -186,8 +197,11 @@ class SyncEngine:
         self.store.add(
             execution,
             lease=self.coordinator.lease_for(execution.id),
-            credential_source=credential_source(credentials),
+            credential_source=(
+                CREDENTIALS_FROM_CONNECTION if connection_id else credential_source(credentials)
+            ),
             profile_name=credentials.profile_name,
+            connection_id=connection_id,
         )
         return execution
 
@@ -495,6 +509,10 @@ class SyncEngine:
         return self.coordinator.adopt(execution.id, (ACTIVE, INTERRUPTED), begin)
 
     def _takeover_credentials(self, run: RunRecord) -> AwsCredentials | None:
+        if run.credential_source == CREDENTIALS_FROM_CONNECTION:
+            if self.connection_credentials is None:
+                return None
+            return self.connection_credentials(run.connection_id)
         if self.takeover_credentials is None:
             return None
         if run.credential_source == CREDENTIALS_FROM_PROFILE:

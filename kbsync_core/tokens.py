@@ -29,9 +29,11 @@ TOKEN_BYTES = 32
 ALL_SCOPES = "*"
 SYNC_READ = "sync:read"
 SYNC_WRITE = "sync:write"
+CONNECTIONS_READ = "connections:read"
+CONNECTIONS_WRITE = "connections:write"
 SCOPES = (
     SYNC_READ, SYNC_WRITE,
-    "connections:read", "connections:write",
+    CONNECTIONS_READ, CONNECTIONS_WRITE,
     "schedules:read", "schedules:write",
     "data-ingestion:read", "data-ingestion:write",
     "jobs:read", "jobs:write",

@@ -108,6 +108,8 @@ class SyncRequest:
     target: SyncTarget
     credentials: AwsCredentials
     description: str = DEFAULT_DESCRIPTION
+    # The connection the target and credentials came from, if any.
+    connection_id: str | None = None
 
 
 @dataclass(frozen=True)
