@@ -46,6 +46,9 @@ A closed connection is really closed: no response is written and the socket is s
 a botocore client raises ConnectionClosedError (or ReadTimeoutError if its read timeout ends
 first, as with a lostAnswer whose latencySeconds outlasts it).
 
+STS requests (signed for the `sts` service: point AWS_ENDPOINT_URL_STS here too) are answered
+by moto's STS, so a connection with a role credential source assumes it here.
+
 It listens on 127.0.0.1 only: it accepts any credentials, so it is no service to expose.
 """
 
@@ -77,6 +80,10 @@ UNKNOWN_OPERATION = "UnknownOperationException"
 BAD_REQUEST = "SerializationException"
 INTERNAL_FAILURE = "InternalServerException"
 CONTROL_PREFIX = "/_kbsync_sandbox/"
+# STS requests (AWS_ENDPOINT_URL_STS pointing here) go to moto's STS, as at this URL.
+STS_URL = "https://sts.amazonaws.com/"
+# SigV4's credential scope: <key>/<date>/<region>/<service>/aws4_request
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/,\s]+)/")
 # POST /_kbsync_sandbox/faults: body field -> (Sandbox.inject_fault keyword, what it takes).
 FAULT_FIELDS = {
     "operation": ("operation", "an operation name or null"),
@@ -188,6 +195,10 @@ class SandboxHttpHandler(BaseHTTPRequestHandler):
                 return
             self._send(status, {"Content-Type": "application/json"}, json.dumps(answer).encode())
             return
+        sts_action = _sts_action(self.command, self.headers, body)
+        if sts_action is not None:
+            self._answer_sts(sts_action, body)
+            return
         operation = operation_for(self.command, path)
         if operation is None:
             message = f"No bedrock-agent operation answers {self.command} {path}."
@@ -205,6 +216,21 @@ class SandboxHttpHandler(BaseHTTPRequestHandler):
         except ValueError:  # a body that is not JSON
             self._send_error(HTTPStatus.BAD_REQUEST, BAD_REQUEST, "The body is not valid JSON.")
             return
+        except Exception as error:
+            self._send_error(
+                HTTPStatus.INTERNAL_SERVER_ERROR, INTERNAL_FAILURE, type(error).__name__
+            )
+            return
+        self._send(response.status_code, dict(response.headers), response.content)
+
+    def _answer_sts(self, action: str, body: bytes) -> None:
+        """An STS request (AssumeRole, GetCallerIdentity...), answered by moto's STS."""
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        request = AWSPreparedRequest(
+            "POST", STS_URL, headers, body, stream_output=False,
+        )
+        try:
+            response = self.server.answer_sts(action, request)
         except Exception as error:
             self._send_error(
                 HTTPStatus.INTERNAL_SERVER_ERROR, INTERNAL_FAILURE, type(error).__name__
@@ -278,6 +304,15 @@ class SandboxHttpHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+def _sts_action(method: str, headers, body: bytes) -> str | None:
+    """The STS action of a request signed for the `sts` service; None for any other."""
+    scope = CREDENTIAL_SCOPE.search(headers.get("Authorization") or "")
+    if method != "POST" or scope is None or scope.group(1) != "sts":
+        return None
+    actions = parse_qs(body.decode("utf-8", "replace")).get("Action") or [""]
+    return actions[0] or None
+
+
 def _operation_filter(query: str) -> str | None:
     """The `operation` of GET /_kbsync_sandbox/calls?operation=..., None if absent."""
     parameters = parse_qs(query, keep_blank_values=True)
@@ -311,6 +346,14 @@ class SandboxHttpServer(ThreadingHTTPServer):
         )
         if response is None:
             raise RuntimeError("The kbsync sandbox is not running.")
+        return response
+
+    def answer_sts(self, action: str, request: AWSPreparedRequest) -> AWSResponse:
+        _handler, response = self._events.get_component("event_emitter").emit_until_response(
+            f"before-send.sts.{action}", request=request
+        )
+        if response is None:
+            raise RuntimeError("moto did not answer the STS request.")
         return response
 
     @property

@@ -158,3 +158,23 @@ def test_the_aws_backend_refuses_connections_without_a_token(aws_api):
         reply = aws_api.request(method, path)
         assert reply.status == 401, (method, path, reply.json)
         assert "python -m kbsync tokens create" in reply.error
+
+
+def test_the_sandbox_server_answers_sts_assume_role(sandbox_server):
+    import boto3
+
+    sts = boto3.client(
+        "sts", region_name="us-east-1", endpoint_url=sandbox_server.url,
+        aws_access_key_id="AKIAKBSYNCSERVERKEY0", aws_secret_access_key="server-secret-0123456789",
+    )
+    assumed = sts.assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/kbsync", RoleSessionName="kbsync-test"
+    )["Credentials"]
+    assert assumed["AccessKeyId"] != "AKIAKBSYNCSERVERKEY0"
+    agent = boto3.client(
+        "bedrock-agent", region_name="us-east-1", endpoint_url=sandbox_server.url,
+        aws_access_key_id=assumed["AccessKeyId"],
+        aws_secret_access_key=assumed["SecretAccessKey"],
+        aws_session_token=assumed["SessionToken"],
+    )
+    assert agent.get_knowledge_base(knowledgeBaseId="SANDBOXKB1")["knowledgeBase"]["name"]
