@@ -14,6 +14,7 @@ from kbsync_core.errors import (
     ConnectionTestError,
     SecretRefusedError,
 )
+from kbsync_core.models import AwsCredentials
 from kbsync_core.store import ExecutionStore
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/kbsync-reader"
@@ -186,3 +187,37 @@ def test_the_sandbox_connections_are_valid(connections):
         assert connections.ensure(payload) is True
         assert connections.ensure(payload) is False
     assert [c.target.data_source_id for c in connections.list()] == ["SANDBOXDS1", "SANDBOXDS2"]
+
+
+def test_a_run_from_a_connection_is_taken_over_with_its_credentials(
+    connections, store, sandboxed
+):
+    from kbsync_core.connections import credentials_for as resolve
+    from kbsync_core.sync import CREDENTIALS_FROM_CONNECTION, SyncEngine
+    from kbsync_core.validation import SyncRequest
+
+    connection = connections.create(
+        body(credentials={"type": "profile", "profile": "kbsync-test-profile"})
+    )
+    settings = Settings(poll_seconds=0.02, aws_max_attempts=1)
+    # No ambient credentials at all: a connection's are resolved all the same.
+    engine = SyncEngine(
+        settings, store, takeover_credentials=None,
+        connection_credentials=connections.credentials_by_id,
+    )
+    try:
+        request = SyncRequest(
+            connection.target, AwsCredentials(), "from a connection", connection.id
+        )
+        execution = engine.start_sync(request)
+        run = store.runs.get(execution.id)
+        assert (run.credential_source, run.connection_id) == (
+            CREDENTIALS_FROM_CONNECTION, "orders-kb"
+        )
+        assert store.connection_of(execution.id) == "orders-kb"
+        assert engine._takeover_credentials(run) == resolve(connection)
+        connections.delete("orders-kb")
+        assert engine._takeover_credentials(run) is None
+        engine.wait(execution.id, 10)
+    finally:
+        engine.close()
