@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kbsync_core.store.database import SCHEMA_REVISION
 from tests.support.servers import clean_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,13 +30,13 @@ def test_db_upgrade_brings_a_0_1_0_database_to_the_newest_revision(tmp_path):
     upgraded = kbsync("db", "upgrade", database_url=url)
 
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip() == "0003"
-    assert kbsync("db", "revision", database_url=url).stdout.strip() == "0003"
+    assert upgraded.stdout.strip() == SCHEMA_REVISION
+    assert kbsync("db", "revision", database_url=url).stdout.strip() == SCHEMA_REVISION
 
 
 def test_db_upgrade_on_postgresql(postgres_url):
     upgraded = kbsync("db", "upgrade", database_url=postgres_url)
-    assert (upgraded.returncode, upgraded.stdout.strip()) == (0, "0003"), upgraded.stderr
+    assert (upgraded.returncode, upgraded.stdout.strip()) == (0, SCHEMA_REVISION), upgraded.stderr
 
 
 @pytest.mark.parametrize("action", ["upgrade", "revision"])
