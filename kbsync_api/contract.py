@@ -102,9 +102,6 @@ TOKEN_REQUIRED_FOR_CONNECTIONS = (
 CONNECTION_OR_TARGET = (
     "Send connectionId, or the target and keys, not both: {fields} came with connectionId."
 )
-LIMITED_TO_CONNECTIONS = (
-    "This token is limited to its connections: start a sync with {{\"connectionId\": ...}}."
-)
 INTERNAL_ERROR = "Internal error in kbsync ({kind}); the server's log has the details."
 
 
@@ -250,8 +247,6 @@ def start_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = N
     With {"connectionId", "description"}, the connection's target and credentials."""
     if isinstance(payload, Mapping) and payload.get("connectionId") is not None:
         return _start_connection_sync(kbsync, payload, visible)
-    if visible is not None:
-        return error_reply(403, LIMITED_TO_CONNECTIONS)
     try:
         request = validate_sync_request(
             payload, allow_ambient=kbsync.settings.allow_ambient_credentials
@@ -293,9 +288,12 @@ def _start_connection_sync(
 
 
 def _outside(kbsync: Kbsync, execution_id: str, visible: tuple[str, ...] | None) -> bool:
-    """Whether a connection-limited token must not see this execution (it is not a run of
-    one of its connections)."""
-    return visible is not None and kbsync.store.connection_of(execution_id) not in visible
+    """Whether a connection-limited token must not see this execution: a run of a connection
+    that is not one of its own. (Runs started with an operator's keys act with no connection.)"""
+    if visible is None:
+        return False
+    connection_id = kbsync.store.connection_of(execution_id)
+    return connection_id is not None and connection_id not in visible
 
 
 def get_sync(
