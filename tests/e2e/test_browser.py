@@ -7,20 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import CHROMIUM
 from tests.support.servers import start_console
 
-CHROMIUM = Path("/usr/bin/chromium")
-# As root on a machine with no outside network: no sandbox, and no background connections
-# that would fail at every start.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-    "--no-first-run", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "browserTestSecret/DoNotShow+0123456789ab"
-TIMEOUT_MS = 60_000
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,17 +32,6 @@ def console(tmp_path_factory):
     yield server
     server.stop()
 
-
-@pytest.fixture
-def page(console):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
-        yield page
-        browser.close()
 
 
 def type_into(page, label: str, text: str) -> None:

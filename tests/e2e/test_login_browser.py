@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM
 from tests.support.servers import (
     LOCALHOST,
     RunningServer,
@@ -18,7 +18,6 @@ from tests.support.servers import (
     start_console,
 )
 
-TIMEOUT_MS = 20_000
 USERS = {"operator-1": "ops@example.com", "viewer-1": "eve@example.com"}
 
 pytestmark = [
@@ -73,17 +72,6 @@ def console(tmp_path_factory, provider):
     yield server
     server.stop()
 
-
-@pytest.fixture
-def page(console):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
-        yield page
-        browser.close()
 
 
 def log_in_as(page, console, sub: str) -> None:
