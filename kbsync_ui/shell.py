@@ -34,13 +34,15 @@ def run_console() -> None:
         gate = login_page if not access.logged_in else refused
         st.navigation([st.Page(gate, title="kbsync", default=True)], position="hidden").run()
         return
-    navigation = st.navigation(
-        [
-            st.Page(PAGES_DIR / "sync.py", title="Sync", icon=":material/sync:", default=True),
-            st.Page(PAGES_DIR / "history.py", title="History", icon=":material/history:"),
-        ],
-        position="top",
-    )
+    pages = [
+        st.Page(PAGES_DIR / "sync.py", title="Sync", icon=":material/sync:", default=True),
+        st.Page(PAGES_DIR / "history.py", title="History", icon=":material/history:"),
+    ]
+    if access.role.can_administer:  # every reader when login is not configured (an admin then)
+        pages.append(
+            st.Page(PAGES_DIR / "connections.py", title="Connections", icon=":material/link:")
+        )
+    navigation = st.navigation(pages, position="top")
     if access.login_configured:
         render_identity(access)
     else:

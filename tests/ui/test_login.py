@@ -125,3 +125,19 @@ def test_an_admin_can_operate_too(kbsync):
     at = console_for({"email": "root@example.com"})
     sign_in(at)
     assert not start_button(at).disabled
+
+
+def test_only_an_admins_navigation_has_the_connections_page(kbsync):
+    for email in ("viewer@example.com", "ops@example.com"):
+        at = console_for({"email": email})
+        with pytest.raises(ValueError, match="Known pages"):
+            at.switch_page("app_pages/connections.py")
+        keys = [button.key or "" for button in at.button]
+        assert not [key for key in keys if key.startswith(("connection_form", "connections_"))]
+    at = console_for({"email": "root@example.com"})
+    at.switch_page("app_pages/connections.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Connections"
+    keys = {button.key for button in at.button}
+    assert {"connection_form_add_save", "connection_form_edit-sandbox_save"} <= keys
+    assert "connections_delete" in keys
