@@ -30,7 +30,7 @@ start_help = None
 if not access.can_operate:
     start_help = OPERATOR_NEEDED
 elif connection is None:
-    start_help = "Fill in the connection in the sidebar first."
+    start_help = "Choose a saved connection or type access keys in the sidebar first."
 # The role is checked again on the click: a disabled button is only the browser's side.
 if st.button(
     "Start sync",
@@ -41,7 +41,8 @@ if st.button(
 ) and access.can_operate:
     try:
         request = SyncRequest(
-            connection.target, connection.credentials, validate_description(description)
+            connection.target, connection.credentials, validate_description(description),
+            connection.connection_id,
         )
     except RequestValidationError as error:
         st.error(error.message)

@@ -1,4 +1,8 @@
-"""The sidebar every page shares: which data source, and with which credentials.
+"""The sidebar every page shares: which data source, and with which credentials: a saved
+connection (the server's own identity, DESIGN.md) or an operator's access keys.
+
+A chosen saved connection's id is kept in the URL (`?connection=<id>`), so a reload or a new tab
+keeps it; keys never are.
 
 Credentials stay in this browser session's widget state, in server memory; nothing echoes
 them back (password fields, no value ever set from the server).
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from kbsync_core.catalog import Choice, list_data_sources, list_knowledge_bases
+from kbsync_core.connections import credentials_for
 from kbsync_core.errors import AwsRequestError
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.runtime import Kbsync
@@ -35,12 +40,20 @@ FIELD_KEYS = {
 KNOWLEDGE_BASE_PICK_KEY = "connection_pick_knowledge_base"
 CONNECTION_KEY = "connection_validated"
 DATA_SOURCE_PICK_KEY = "connection_pick_data_source"
+MODE_KEY = "connection_mode"
+SAVED_KEY = "connection_saved"
+URL_MISSING_KEY = "connection_url_missing"
+USE_SAVED = "Use a saved connection"
+USE_KEYS = "Use access keys"
+QUERY_PARAM = "connection"
 
 
 @dataclass(frozen=True)
 class Connection:
     target: SyncTarget
     credentials: AwsCredentials
+    # The saved connection the target and credentials come from; None for typed keys.
+    connection_id: str | None = None
 
 
 def _form_values() -> dict:
@@ -120,7 +133,66 @@ def _pick_list(label: str, load, pick_key: str, field: str) -> None:
     )
 
 
+def _from_url(saved: dict) -> None:
+    """On a session's first run, the connection the URL names (a reload, a new tab, a link)."""
+    if MODE_KEY in st.session_state:
+        return
+    st.session_state[MODE_KEY] = USE_KEYS
+    wanted = st.query_params.get(QUERY_PARAM)
+    if wanted:
+        st.session_state[MODE_KEY] = USE_SAVED
+        if wanted in saved:
+            st.session_state[SAVED_KEY] = wanted
+        else:
+            st.session_state[URL_MISSING_KEY] = wanted
+
+
+def _saved_connection(saved: dict) -> Connection | None:
+    with st.sidebar:
+        missing = st.session_state.pop(URL_MISSING_KEY, None)
+        if missing:
+            st.caption(f":orange[The link names the connection {missing}, which does not exist.]")
+        if st.session_state.get(SAVED_KEY) not in saved:
+            st.session_state.pop(SAVED_KEY, None)
+        chosen = st.selectbox(
+            "Saved connection", list(saved), index=None, key=SAVED_KEY,
+            format_func=lambda identifier: f"{identifier} — {saved[identifier].name}",
+            placeholder="Choose a connection" if saved else "No connections saved yet",
+        )
+        if chosen is None:
+            st.query_params.pop(QUERY_PARAM, None)
+            return None
+        connection = saved[chosen]
+        target = connection.target
+        st.caption(
+            f"Data source `{target.data_source_id}` of knowledge base "
+            f"`{target.knowledge_base_id}` in {target.region}, with the server's "
+            f"{connection.credentials['type']} credentials."
+        )
+    st.query_params[QUERY_PARAM] = chosen
+    return Connection(target, credentials_for(connection), connection.id)
+
+
 def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
+    saved = {connection.id: connection for connection in kbsync.connections.list()}
+    _from_url(saved)
+    with st.sidebar:
+        st.subheader("Connection")
+        mode = st.radio(
+            "Connect with", [USE_SAVED, USE_KEYS], key=MODE_KEY, label_visibility="collapsed"
+        )
+    if mode == USE_SAVED:
+        connection = _saved_connection(saved)
+    else:
+        st.query_params.pop(QUERY_PARAM, None)
+        connection = _keys_connection(kbsync)
+    # Kept in this session's memory (beside the widgets that hold the same keys) for the page
+    # that runs next: validated once per run.
+    st.session_state[CONNECTION_KEY] = connection
+    return connection
+
+
+def _keys_connection(kbsync: Kbsync) -> Connection | None:
     _prefill(kbsync)
     values = _form_values()
     allow_ambient = kbsync.settings.allow_ambient_credentials
@@ -133,7 +205,6 @@ def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
         credentials = validate_credentials(values, allow_ambient=allow_ambient)
 
     with st.sidebar:
-        st.subheader("Connection")
         st.selectbox(
             FIELD_LABELS["region"], BEDROCK_REGIONS, key=FIELD_KEYS["region"],
             accept_new_options=True, placeholder="Choose or type a region",
@@ -176,7 +247,4 @@ def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
                 "On the sandbox any keys work, e.g. AKIAIOSFODNN7EXAMPLE, or test / test "
                 "as on LocalStack."
             )
-    # Kept in this session's memory (beside the widgets that hold the same keys) for the page
-    # that runs next: validated once per run.
-    st.session_state[CONNECTION_KEY] = _connection(values, problems, allow_ambient)
-    return st.session_state[CONNECTION_KEY]
+    return _connection(values, problems, allow_ambient)

@@ -1,7 +1,10 @@
 """The sidebar: labels, sandbox prefill and banner, per-field messages, pick lists."""
 
-from tests.ui.conftest import SECRET, sign_in
-from tests.ui.helpers import sidebar_texts, texts
+from streamlit.testing.v1 import AppTest
+
+from kbsync_ui.session import CURRENT_EXECUTION_KEY
+from tests.ui.conftest import APP, SECRET, sign_in
+from tests.ui.helpers import rerun_until, sidebar_texts, texts
 
 LABELS = [
     "Knowledge base ID", "Data source ID", "Access key ID", "Secret access key", "Session token",
@@ -83,3 +86,58 @@ def test_a_session_token_that_cannot_be_one_gets_a_message_not_an_error(console)
     assert not console.exception
     assert "sessionToken must hold visible ASCII characters only" in sidebar_texts(console)
     assert console.button[0].disabled
+
+
+# -- a saved connection instead of keys ------------------------------------------------------
+
+def choose_saved(at, connection_id: str):
+    at.sidebar.radio(key="connection_mode").set_value("Use a saved connection").run()
+    at.sidebar.selectbox(key="connection_saved").set_value(connection_id).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_saved_connection_starts_a_sync_to_completado_with_no_keys(console, kbsync):
+    assert console.sidebar.radio(key="connection_mode").value == "Use access keys"
+    choose_saved(console, "sandbox")
+    assert not console.sidebar.text_input  # no key fields at all
+    assert console.query_params["connection"] in ("sandbox", ["sandbox"])
+    start = next(button for button in console.button if button.label == "Start sync")
+    assert not start.disabled
+    start.click().run()
+    execution_id = console.session_state[CURRENT_EXECUTION_KEY]
+    rerun_until(console, lambda at: "COMPLETADO" in texts(at))
+    execution = kbsync.engine.get(execution_id)
+    assert execution.target.data_source_id == "SANDBOXDS1"
+    assert kbsync.store.connection_of(execution_id) == "sandbox"
+
+
+def test_the_history_page_reads_with_the_chosen_connection(console):
+    choose_saved(console, "sandbox-failing")
+    console.switch_page("app_pages/history.py").run()
+    assert not console.exception, console.exception
+    assert "`SANDBOXDS2`" in texts(console)
+
+
+def test_the_url_preselects_a_connection_and_an_unknown_one_is_named(kbsync):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["connection"] = "sandbox"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.sidebar.radio(key="connection_mode").value == "Use a saved connection"
+    assert at.sidebar.selectbox(key="connection_saved").value == "sandbox"
+    assert not next(b for b in at.button if b.label == "Start sync").disabled
+
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["connection"] = "gone"
+    at.run()
+    assert "The link names the connection gone, which does not exist." in sidebar_texts(at)
+    assert at.sidebar.selectbox(key="connection_saved").value is None
+
+
+def test_going_back_to_keys_drops_the_connection_from_the_url(console):
+    choose_saved(console, "sandbox")
+    console.sidebar.radio(key="connection_mode").set_value("Use access keys").run()
+    assert "connection" not in console.query_params
+    sign_in(console)
+    assert not next(b for b in console.button if b.label == "Start sync").disabled
