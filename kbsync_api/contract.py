@@ -96,8 +96,9 @@ UNKNOWN_ENDPOINT = (
 )
 CONNECTION_NOT_FOUND = "No connection has the id {id!r}."
 TOKEN_REQUIRED_FOR_CONNECTIONS = (
-    "Connections act with the server's own identity: this endpoint requires a token "  # noqa: S105
-    "(Authorization: Bearer <token>); make one with python -m kbsync tokens create."
+    "This acts with the server's own identity (a connection, a profile or the default chain): "
+    "it requires a token (Authorization: Bearer <token>); make one with "
+    "python -m kbsync tokens create."
 )
 CONNECTION_OR_TARGET = (
     "Send connectionId, or the target and keys, not both: {fields} came with connectionId."
@@ -242,17 +243,30 @@ def identity_denial(kbsync: Kbsync) -> ApiReply | None:
     return error_reply(401, TOKEN_REQUIRED_FOR_CONNECTIONS, {"WWW-Authenticate": BEARER_CHALLENGE})
 
 
+def _server_identity_denial(
+    kbsync: Kbsync, credentials: AwsCredentials | None
+) -> ApiReply | None:
+    """A request without keys of its own (a profile, the default chain) acts with the server's
+    identity: it needs a token, as the connections do."""
+    if credentials is None or credentials.is_explicit:
+        return None
+    return identity_denial(kbsync)
+
+
 def start_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = None) -> ApiReply:
     """POST /api/sync (seed 000): 202 {"executionId"} at once; the sync runs in the background.
     With {"connectionId", "description"}, the connection's target and credentials."""
     if isinstance(payload, Mapping) and payload.get("connectionId") is not None:
-        return _start_connection_sync(kbsync, payload, visible)
+        return identity_denial(kbsync) or _start_connection_sync(kbsync, payload, visible)
     try:
         request = validate_sync_request(
             payload, allow_ambient=kbsync.settings.allow_ambient_credentials
         )
     except RequestValidationError as error:
         return error_reply(400, error.message)
+    denial = _server_identity_denial(kbsync, request.credentials)
+    if denial is not None:
+        return denial
     try:
         execution = kbsync.engine.start_sync(request)
     except Exception as error:
@@ -377,6 +391,9 @@ def stop_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = No
         credentials = _stop_credentials(payload, kbsync.settings.allow_ambient_credentials)
     except RequestValidationError as error:
         return error_reply(400, error.message)
+    denial = _server_identity_denial(kbsync, credentials)
+    if denial is not None:
+        return denial
     try:
         execution = kbsync.engine.stop_sync(execution_id, credentials)
     except ExecutionNotFoundError:
@@ -404,6 +421,9 @@ def sync_history(kbsync: Kbsync, payload: Any) -> ApiReply:
         )
     except RequestValidationError as error:
         return error_reply(400, error.message)
+    denial = _server_identity_denial(kbsync, request.credentials)
+    if denial is not None:
+        return denial
     try:
         rows = kbsync.history.read(request)
     except AwsRequestError as error:

@@ -272,3 +272,23 @@ def test_health_says_what_runs():
     reply = api.health(fake_kbsync(backend="aws"))
     assert reply.body == {"ok": True, "backend": "aws", "version": api.version()}
     assert api.version() != "unknown"
+
+
+def test_a_request_without_keys_acts_as_the_server_and_needs_a_token_on_aws():
+    # Ambient credentials lent on the aws backend, no token made: a request without keys would
+    # act with the server's identity for whoever reaches the port.
+    kbsync = fake_kbsync(backend="aws", allow_ambient_credentials=True)
+    kbsync.tokens = SimpleNamespace(required=lambda: False)
+    target = {name: value for name, value in sync_body().items()
+              if name not in ("accessKeyId", "secretAccessKey")}
+    for endpoint, body in [
+        (api.start_sync, target),
+        (api.sync_history, {**target, "maxResults": 5}),
+        (api.stop_sync, {"executionId": EXECUTION.id}),
+    ]:
+        reply = endpoint(kbsync, body)
+        assert reply.status == 401, (endpoint.__name__, reply.body)
+        assert "server's own identity" in reply.body["error"]
+    assert kbsync.engine.calls == []
+    # With keys of its own, a request stays open as the seeds have it.
+    assert api.start_sync(kbsync, sync_body()).status == 202

@@ -158,6 +158,10 @@ def test_the_aws_backend_refuses_connections_without_a_token(aws_api):
         reply = aws_api.request(method, path)
         assert reply.status == 401, (method, path, reply.json)
         assert "python -m kbsync tokens create" in reply.error
+    # Starting a sync from a connection acts with the server's identity too.
+    started = aws_api.post("/api/sync", {"connectionId": "any-connection"})
+    assert started.status == 401, started.json
+    assert "server's own identity" in started.error
 
 
 def test_the_sandbox_server_answers_sts_assume_role(sandbox_server):
