@@ -95,7 +95,7 @@ UNKNOWN_ENDPOINT = (
     "POST /api/connections/{id}/test."
 )
 CONNECTION_NOT_FOUND = "No connection has the id {id!r}."
-TOKEN_REQUIRED_FOR_CONNECTIONS = (
+SERVER_IDENTITY_UNAUTHENTICATED = (
     "This acts with the server's own identity (a connection, a profile or the default chain): "
     "it requires a token (Authorization: Bearer <token>); make one with "
     "python -m kbsync tokens create."
@@ -240,7 +240,7 @@ def identity_denial(kbsync: Kbsync) -> ApiReply | None:
     the sandbox backend: a 401 while no token exists (and KBSYNC_API_TOKEN is unset)."""
     if kbsync.settings.uses_sandbox or kbsync.tokens.required():
         return None
-    return error_reply(401, TOKEN_REQUIRED_FOR_CONNECTIONS, {"WWW-Authenticate": BEARER_CHALLENGE})
+    return error_reply(401, SERVER_IDENTITY_UNAUTHENTICATED, {"WWW-Authenticate": BEARER_CHALLENGE})
 
 
 def _server_identity_denial(
