@@ -100,6 +100,10 @@ SERVER_IDENTITY_UNAUTHENTICATED = (
     "it requires a token (Authorization: Bearer <token>); make one with "
     "python -m kbsync tokens create."
 )
+ONLY_THROUGH_CONNECTIONS = (
+    "This token acts only through its connections ({connections}): send connectionId instead "
+    "of a target and keys."
+)
 CONNECTION_OR_TARGET = (
     "Send connectionId, or the target and keys, not both: {fields} came with connectionId."
 )
@@ -258,6 +262,9 @@ def start_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = N
     With {"connectionId", "description"}, the connection's target and credentials."""
     if isinstance(payload, Mapping) and payload.get("connectionId") is not None:
         return identity_denial(kbsync) or _start_connection_sync(kbsync, payload, visible)
+    limited = _only_through_connections(visible)
+    if limited is not None:
+        return limited
     try:
         request = validate_sync_request(
             payload, allow_ambient=kbsync.settings.allow_ambient_credentials
@@ -302,12 +309,18 @@ def _start_connection_sync(
 
 
 def _outside(kbsync: Kbsync, execution_id: str, visible: tuple[str, ...] | None) -> bool:
-    """Whether a connection-limited token must not see this execution: a run of a connection
-    that is not one of its own. (Runs started with an operator's keys act with no connection.)"""
+    """Whether a connection-limited token must not see this execution: any run but those of
+    its own connections (one started with an operator's keys belongs to no connection)."""
     if visible is None:
         return False
-    connection_id = kbsync.store.connection_of(execution_id)
-    return connection_id is not None and connection_id not in visible
+    return kbsync.store.connection_of(execution_id) not in visible
+
+
+def _only_through_connections(visible: tuple[str, ...] | None) -> ApiReply | None:
+    """A connection-limited token acts on nothing but its connections: not with keys."""
+    if visible is None:
+        return None
+    return error_reply(403, ONLY_THROUGH_CONNECTIONS.format(connections=", ".join(visible)))
 
 
 def get_sync(
@@ -408,13 +421,16 @@ def stop_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = No
     return ApiReply(202, execution.to_dict())
 
 
-def sync_history(kbsync: Kbsync, payload: Any) -> ApiReply:
+def sync_history(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = None) -> ApiReply:
     """POST /api/sync-history (seed 001): AWS's jobs merged with local executions, one per sync.
 
     An AWS error (unknown knowledge base, access denied...) is a 500 with AWS's own words, as
     the seed has it; reading with valid credentials also settles executions a killed process
     left unfinished.
     """
+    limited = _only_through_connections(visible)
+    if limited is not None:
+        return limited
     try:
         request = validate_history_request(
             payload, allow_ambient=kbsync.settings.allow_ambient_credentials

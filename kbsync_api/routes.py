@@ -110,7 +110,8 @@ async def stop_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
 
 async def sync_history(request: Request, kbsync: Kbsync) -> api.ApiReply:
     payload = await read_json_body(request)
-    return await run_in_threadpool(api.sync_history, kbsync, payload)
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(api.sync_history, kbsync, payload, limited)
 
 
 async def list_connections(request: Request, kbsync: Kbsync) -> api.ApiReply:

@@ -5,6 +5,7 @@ backend while no token exists."""
 import pytest
 
 from tests.api.client import JsonClient
+from tests.api.conftest import history_body, sync_body
 from tests.api.test_scopes import client, create_token
 from tests.support.servers import start_console
 
@@ -137,6 +138,14 @@ def test_a_limited_token_sees_only_its_connections(console, tokens, admin):
     assert limited.get("/api/sync", executionId=own).status == 200
     limited.wait_until_final(own)
     admin.wait_until_final(other)
+    # Nothing but its connections: no keys of its own, no run started with keys.
+    with_keys = limited.post("/api/sync", sync_body())
+    assert with_keys.status == 403
+    assert "acts only through its connections (sandbox, mine)" in with_keys.error
+    assert limited.post("/api/sync-history", history_body()).status == 403
+    keyed = admin.start_sync(sync_body())
+    assert limited.get("/api/sync", executionId=keyed).status == 404
+    admin.wait_until_final(keyed)
 
 
 def test_a_sync_from_a_connection_completes(admin):

@@ -60,7 +60,7 @@ def tokens(scoped) -> dict[str, str]:
     """Made only once the first test saw the API open."""
     return {
         "reader": create_token(scoped, "reader", "sync:read"),
-        "writer": create_token(scoped, "writer", "sync:write", "--connections", "prod"),
+        "writer": create_token(scoped, "writer", "sync:write"),
         "admin": create_token(scoped, "admin", "*"),
         "jobs": create_token(scoped, "jobs", "jobs:read,jobs:write"),
     }
