@@ -404,9 +404,6 @@ def stop_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = No
         credentials = _stop_credentials(payload, kbsync.settings.allow_ambient_credentials)
     except RequestValidationError as error:
         return error_reply(400, error.message)
-    denial = _server_identity_denial(kbsync, credentials)
-    if denial is not None:
-        return denial
     try:
         execution = kbsync.engine.stop_sync(execution_id, credentials)
     except ExecutionNotFoundError:
