@@ -257,23 +257,32 @@ def _server_identity_denial(
     return identity_denial(kbsync)
 
 
+def _keyed_request(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None, validate):
+    """The request of a seeds' endpoint that takes a target and keys (000, 001), or an ApiError
+    with the answer: refused to a connection-limited token, validated, and refused without a
+    token where it would act with the server's identity (no keys of its own)."""
+    limited = _only_through_connections(visible)
+    if limited is not None:
+        raise ApiError(limited)
+    try:
+        request = validate(payload, allow_ambient=kbsync.settings.allow_ambient_credentials)
+    except RequestValidationError as error:
+        raise ApiError(error_reply(400, error.message)) from None
+    denial = _server_identity_denial(kbsync, request.credentials)
+    if denial is not None:
+        raise ApiError(denial)
+    return request
+
+
 def start_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = None) -> ApiReply:
     """POST /api/sync (seed 000): 202 {"executionId"} at once; the sync runs in the background.
     With {"connectionId", "description"}, the connection's target and credentials."""
     if isinstance(payload, Mapping) and payload.get("connectionId") is not None:
         return identity_denial(kbsync) or _start_connection_sync(kbsync, payload, visible)
-    limited = _only_through_connections(visible)
-    if limited is not None:
-        return limited
     try:
-        request = validate_sync_request(
-            payload, allow_ambient=kbsync.settings.allow_ambient_credentials
-        )
-    except RequestValidationError as error:
-        return error_reply(400, error.message)
-    denial = _server_identity_denial(kbsync, request.credentials)
-    if denial is not None:
-        return denial
+        request = _keyed_request(kbsync, payload, visible, validate_sync_request)
+    except ApiError as error:
+        return error.reply
     try:
         execution = kbsync.engine.start_sync(request)
     except Exception as error:
@@ -425,18 +434,10 @@ def sync_history(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None =
     the seed has it; reading with valid credentials also settles executions a killed process
     left unfinished.
     """
-    limited = _only_through_connections(visible)
-    if limited is not None:
-        return limited
     try:
-        request = validate_history_request(
-            payload, allow_ambient=kbsync.settings.allow_ambient_credentials
-        )
-    except RequestValidationError as error:
-        return error_reply(400, error.message)
-    denial = _server_identity_denial(kbsync, request.credentials)
-    if denial is not None:
-        return denial
+        request = _keyed_request(kbsync, payload, visible, validate_history_request)
+    except ApiError as error:
+        return error.reply
     try:
         rows = kbsync.history.read(request)
     except AwsRequestError as error:

@@ -7,16 +7,13 @@ taken over, but a run started from a connection is, with the role the connection
 """
 
 import time
-import uuid
 
 import pytest
 
 from tests.api.client import JsonClient
 from tests.api.conftest import SandboxControl
 from tests.api.test_replicas import (
-    LEASE_SECONDS,
     LOG_TAKEN_OVER,
-    POLL_SECONDS,
     TAKEOVER_LIMIT_SECONDS,
     Replica,
     first_poll_by,
@@ -25,7 +22,8 @@ from tests.api.test_replicas import (
     tail,
 )
 from tests.cli.test_db_command import kbsync
-from tests.support.servers import RunningServer, start_console, start_sandbox_server
+from tests.support.replicas import replica_consoles
+from tests.support.servers import start_sandbox_server
 
 # The consoles' own identity: the one the role is assumed from.
 SERVER_ACCESS_KEY_ID = "AKIAKBSYNCCONNSERVER"
@@ -56,38 +54,22 @@ def control(takeover_sandbox) -> SandboxControl:
 @pytest.fixture(scope="module")
 def consoles(tmp_path_factory, postgres_server, takeover_sandbox):
     """Replicas A and B on a fresh database, with a token of every scope; all dropped after."""
-    database = f"conn_takeover_{uuid.uuid4().hex[:8]}"
-    database_url = postgres_server.create_database(database)
     environment = {
-        "KBSYNC_BACKEND": "aws",
-        "KBSYNC_DATABASE_URL": database_url,
-        "KBSYNC_LEASE_SECONDS": str(LEASE_SECONDS),
-        "KBSYNC_POLL_SECONDS": str(POLL_SECONDS),
-        "AWS_ENDPOINT_URL_BEDROCK_AGENT": takeover_sandbox.url,
-        "AWS_ENDPOINT_URL_STS": takeover_sandbox.url,
-        "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ACCESS_KEY_ID": SERVER_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": SERVER_SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": "us-east-1",
     }
-    servers: list[RunningServer] = []
-    try:
-        # One after the other: the first creates the schema.
-        for name in ("conn-replica-a", "conn-replica-b"):
-            servers.append(start_console(tmp_path_factory.mktemp(name), environment, name=name))
+    with replica_consoles(
+        tmp_path_factory, postgres_server, takeover_sandbox.url, environment,
+        names=("conn-replica-a", "conn-replica-b"),
+    ) as (database_url, *servers):
         made = kbsync("tokens", "create", "--name", "t", "--scopes", "*",
                       database_url=database_url)
         assert made.returncode == 0, made.stderr
-        token = made.stdout.strip().splitlines()[-1]
-        bearer = {"Authorization": f"Bearer {token}"}
+        bearer = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
         replicas = tuple(Replica(server) for server in servers)
         for replica in replicas:
             replica.api = JsonClient(replica.server.url, headers=bearer)
         yield replicas
-    finally:
-        for server in servers:
-            server.stop()
-        postgres_server.drop_database(database)
 
 
 def test_a_connections_run_is_taken_over_with_the_connections_role(consoles, control):

@@ -13,7 +13,6 @@ its lease (KBSYNC_LEASE_SECONDS) runs out.
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -21,10 +20,11 @@ import pytest
 from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID
 from tests.api.client import FINAL_STATUSES, JsonClient, wait_until
 from tests.api.conftest import SandboxControl, history_body, sync_body
-from tests.support.servers import RunningServer, start_console, start_sandbox_server
+from tests.support.replicas import REPLICA_LEASE_SECONDS, REPLICA_POLL_SECONDS, replica_consoles
+from tests.support.servers import RunningServer, start_sandbox_server
 
-LEASE_SECONDS = 2
-POLL_SECONDS = 0.2
+LEASE_SECONDS = REPLICA_LEASE_SECONDS
+POLL_SECONDS = REPLICA_POLL_SECONDS
 # The lease keeper's turn: renewals and sweeps, RENEWALS_PER_LEASE times per lease period.
 KEEPER_SECONDS = LEASE_SECONDS / 3
 # A killed replica's lease was renewed at most one keeper turn before the kill, so the other
@@ -149,32 +149,16 @@ def control(replica_sandbox) -> SandboxControl:
 
 @pytest.fixture(scope="module")
 def replica_pair(tmp_path_factory, postgres_server, replica_sandbox):
-    """Replicas A and B on one fresh PostgreSQL database; dropped once both are stopped."""
-    database = f"replicas_{uuid.uuid4().hex[:8]}"
-    database_url = postgres_server.create_database(database)
+    """Replicas A and B on one fresh PostgreSQL database, lending their own identity."""
     environment = {
-        "KBSYNC_BACKEND": "aws",
-        "KBSYNC_DATABASE_URL": database_url,
-        "KBSYNC_LEASE_SECONDS": str(LEASE_SECONDS),
-        "KBSYNC_POLL_SECONDS": str(POLL_SECONDS),
         "KBSYNC_ALLOW_AMBIENT_CREDENTIALS": "true",
-        "AWS_ENDPOINT_URL_BEDROCK_AGENT": replica_sandbox.url,
-        "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ACCESS_KEY_ID": PROCESS_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": PROCESS_SECRET_ACCESS_KEY,
-        "AWS_DEFAULT_REGION": "us-east-1",
     }
-    servers: list[RunningServer] = []
-    try:
-        # One after the other: the first creates the schema.
-        for name in ("replica-a", "replica-b"):
-            data_dir = tmp_path_factory.mktemp(name)
-            servers.append(start_console(data_dir, environment, name=name))
+    with replica_consoles(
+        tmp_path_factory, postgres_server, replica_sandbox.url, environment
+    ) as (_database_url, *servers):
         yield tuple(Replica(server) for server in servers)
-    finally:
-        for server in servers:
-            server.stop()
-        postgres_server.drop_database(database)
 
 
 @pytest.fixture
