@@ -26,6 +26,7 @@ from kbsync_core.connections import credentials_for
 from kbsync_core.errors import (
     AwsRequestError,
     ConnectionExistsError,
+    ConnectionInUseError,
     ConnectionInvalidError,
     ConnectionNotFoundError,
     ConnectionTestError,
@@ -39,6 +40,7 @@ from kbsync_core.tokens import ApiTokens
 from kbsync_core.validation import (
     KEY_FIELDS,
     TARGET_FIELDS,
+    HistoryRequest,
     RequestValidationError,
     SyncRequest,
     is_text,
@@ -46,6 +48,7 @@ from kbsync_core.validation import (
     validate_credentials,
     validate_description,
     validate_history_request,
+    validate_max_results,
     validate_sync_request,
 )
 
@@ -290,23 +293,32 @@ def start_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = N
     return ApiReply(202, {"executionId": execution.id})
 
 
-def _start_connection_sync(
-    kbsync: Kbsync, payload: Mapping, visible: tuple[str, ...] | None
-) -> ApiReply:
+def _requested_connection(kbsync: Kbsync, payload: Mapping, visible: tuple[str, ...] | None):
+    """The connection a request names with connectionId instead of a target and keys, or an
+    ApiError: 400 when it also carries a target or keys, 404 when the caller has no such one."""
     extra = [name for name in (*TARGET_FIELDS, *KEY_FIELDS, "sessionToken", "profile")
              if payload.get(name) not in (None, "")]
     if extra:
-        return error_reply(400, CONNECTION_OR_TARGET.format(fields=", ".join(extra)))
+        raise ApiError(error_reply(400, CONNECTION_OR_TARGET.format(fields=", ".join(extra))))
     connection_id = payload.get("connectionId")
     if not isinstance(connection_id, str):
-        return error_reply(400, "connectionId must be a string.")
+        raise ApiError(error_reply(400, "connectionId must be a string."))
     try:
+        return kbsync.connections.get(connection_id, visible)
+    except ConnectionNotFoundError:
+        raise ApiError(error_reply(404, CONNECTION_NOT_FOUND.format(id=connection_id))) from None
+
+
+def _start_connection_sync(
+    kbsync: Kbsync, payload: Mapping, visible: tuple[str, ...] | None
+) -> ApiReply:
+    try:
+        connection = _requested_connection(kbsync, payload, visible)
         description = validate_description(payload.get("description"))
-        connection = kbsync.connections.get(connection_id, visible)
+    except ApiError as error:
+        return error.reply
     except RequestValidationError as error:
         return error_reply(400, error.message)
-    except ConnectionNotFoundError:
-        return error_reply(404, CONNECTION_NOT_FOUND.format(id=connection_id))
     request = SyncRequest(
         connection.target, credentials_for(connection), description, connection.id
     )
@@ -413,6 +425,13 @@ def stop_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = No
         credentials = _stop_credentials(payload, kbsync.settings.allow_ambient_credentials)
     except RequestValidationError as error:
         return error_reply(400, error.message)
+    if (credentials is None or not credentials.is_explicit) and kbsync.engine.acts_as_server(
+        execution_id
+    ):
+        # Stopping it sends StopIngestionJob with the server's identity.
+        denial = identity_denial(kbsync)
+        if denial is not None:
+            return denial
     try:
         execution = kbsync.engine.stop_sync(execution_id, credentials)
     except ExecutionNotFoundError:
@@ -435,7 +454,10 @@ def sync_history(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None =
     left unfinished.
     """
     try:
-        request = _keyed_request(kbsync, payload, visible, validate_history_request)
+        if isinstance(payload, Mapping) and payload.get("connectionId") is not None:
+            request = _connection_history_request(kbsync, payload, visible)
+        else:
+            request = _keyed_request(kbsync, payload, visible, validate_history_request)
     except ApiError as error:
         return error.reply
     try:
@@ -446,6 +468,21 @@ def sync_history(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None =
     except Exception as error:
         return internal_error("reading sync history", error, request.credentials)
     return ApiReply(200, {"executions": rows})
+
+
+def _connection_history_request(
+    kbsync: Kbsync, payload: Mapping, visible: tuple[str, ...] | None
+) -> HistoryRequest:
+    """{"connectionId", "maxResults"}: the connection's data source, with its credentials."""
+    denial = identity_denial(kbsync)
+    if denial is not None:
+        raise ApiError(denial)
+    connection = _requested_connection(kbsync, payload, visible)
+    try:
+        max_results = validate_max_results(payload.get("maxResults"))
+    except RequestValidationError as error:
+        raise ApiError(error_reply(400, error.message)) from None
+    return HistoryRequest(connection.target, credentials_for(connection), max_results)
 
 
 # -- connections -----------------------------------------------------------------------------
@@ -468,7 +505,7 @@ def _connection_call(function, *args) -> ApiReply:
         return ApiReply(400, body)
     except ConnectionNotFoundError as error:
         return error_reply(404, CONNECTION_NOT_FOUND.format(id=str(error.args[0])))
-    except ConnectionExistsError as error:
+    except (ConnectionExistsError, ConnectionInUseError) as error:
         return error_reply(409, str(error))
 
 
@@ -495,8 +532,8 @@ def update_connection(kbsync: Kbsync, connection_id: str, payload: Any, visible=
 
 
 def delete_connection(kbsync: Kbsync, connection_id: str, visible=None) -> ApiReply:
-    """DELETE /api/connections/{id}: 204. Runs started from it keep their history; one still
-    running is interrupted if its replica dies (nobody has its credentials any more)."""
+    """DELETE /api/connections/{id}: 204. Runs started from it keep their history; while one
+    has not ended, a 409 names it (a replica taking it over needs the connection)."""
 
     def delete() -> ApiReply:
         kbsync.connections.delete(connection_id, visible)

@@ -137,6 +137,11 @@ def assumed_role_session(
         ROLE_SESSION_NAME_PREFIX + uuid.uuid4().hex[:12]
     )
 
+    # The keys of the two latest AssumeRole answers stay known to the log redaction (a request
+    # signed with the previous ones may still be answering); older ones are forgotten, so the
+    # list does not grow by one entry per refresh for as long as the process lives.
+    issued: list[tuple[str, str]] = []
+
     def assume_role() -> dict:
         parameters = {
             "RoleArn": credentials.role_arn,
@@ -147,6 +152,9 @@ def assumed_role_session(
             parameters["ExternalId"] = credentials.external_id
         answer = sts.assume_role(**parameters)["Credentials"]
         remember_secret(answer["SecretAccessKey"], answer["SessionToken"])
+        issued.append((answer["SecretAccessKey"], answer["SessionToken"]))
+        while len(issued) > 2:
+            forget_secret(*issued.pop(0))
         return {
             "access_key": answer["AccessKeyId"],
             "secret_key": answer["SecretAccessKey"],

@@ -22,6 +22,7 @@ from kbsync_core.aws import AwsClients, aws_errors_explained
 from kbsync_core.errors import (
     AwsRequestError,
     ConnectionExistsError,
+    ConnectionInUseError,
     ConnectionInvalidError,
     ConnectionNotFoundError,
     ConnectionTestError,
@@ -29,6 +30,7 @@ from kbsync_core.errors import (
 )
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.store.connections import (
+    ConnectionHasRunsError,
     ConnectionIdTakenError,
     ConnectionRecord,
     ConnectionStore,
@@ -334,7 +336,11 @@ class Connections:
 
     def delete(self, connection_id: str, visible: Iterable[str] | None = None) -> None:
         self.get(connection_id, visible)
-        if not self._store.delete(connection_id):
+        try:
+            deleted = self._store.delete(connection_id)
+        except ConnectionHasRunsError as busy:
+            raise ConnectionInUseError(connection_id, busy.run_ids) from None
+        if not deleted:
             raise ConnectionNotFoundError(connection_id)
 
     def ensure(self, payload: Mapping) -> bool:

@@ -39,6 +39,18 @@ class ConnectionExistsError(KbsyncError):
     """Another connection has that id."""
 
 
+class ConnectionInUseError(KbsyncError):
+    """A sync started from the connection still runs: deleting it would leave the run without
+    credentials for a replica that must take it over."""
+
+    def __init__(self, connection_id: str, run_ids: list[str]):
+        super().__init__(
+            f"Connection {connection_id} has a sync running (execution {', '.join(run_ids)}): "
+            "stop it or wait for it to end, then delete the connection."
+        )
+        self.run_ids = run_ids
+
+
 class ConnectionInvalidError(KbsyncError, ValueError):
     """A connection kbsync will not save; the message names the field (`field`)."""
 

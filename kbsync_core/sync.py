@@ -508,6 +508,13 @@ class SyncEngine:
 
         return self.coordinator.adopt(execution.id, (ACTIVE, INTERRUPTED), begin)
 
+    def acts_as_server(self, execution_id: str) -> bool:
+        """Whether the run works with the server's identity (a connection, a profile, the
+        default chain) rather than keys an operator gave: acting on it without keys of one's
+        own then acts as the server."""
+        run = self.store.runs.get(execution_id)
+        return run is not None and run.credential_source != CREDENTIALS_FROM_KEYS
+
     def _takeover_credentials(self, run: RunRecord) -> AwsCredentials | None:
         if run.credential_source == CREDENTIALS_FROM_CONNECTION:
             if self.connection_credentials is None:

@@ -173,6 +173,15 @@ def _saved_connection(saved: dict) -> Connection | None:
     return Connection(target, credentials_for(connection), connection.id)
 
 
+def _keep_typed_fields() -> None:
+    """Streamlit forgets the value of a widget it does not draw in a run; writing the values
+    back as session state keeps what the operator typed (keys included, in this session's
+    memory as before) for when they switch back to access keys."""
+    for key in FIELD_KEYS.values():
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
     saved = {connection.id: connection for connection in kbsync.connections.list()}
     _from_url(saved)
@@ -182,6 +191,7 @@ def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
             "Connect with", [USE_SAVED, USE_KEYS], key=MODE_KEY, label_visibility="collapsed"
         )
     if mode == USE_SAVED:
+        _keep_typed_fields()
         connection = _saved_connection(saved)
     else:
         st.query_params.pop(QUERY_PARAM, None)

@@ -14,6 +14,7 @@ from kbsync_core.connections import CREDENTIAL_TYPES, Connection, Connections
 from kbsync_core.errors import (
     AwsRequestError,
     ConnectionExistsError,
+    ConnectionInUseError,
     ConnectionInvalidError,
     ConnectionNotFoundError,
 )
@@ -158,8 +159,12 @@ def render_delete(service: Connections, connection: Connection) -> None:
     st.warning(f"Delete the connection {connection.id}? Syncs it started keep their history.")
     if st.button(f"Yes, delete {connection.id}", type="primary", key="connections_delete_yes"):
         st.session_state.pop(DELETE_PENDING_KEY, None)
-        with suppress(ConnectionNotFoundError):  # deleted meanwhile: the same outcome
-            service.delete(connection.id)
+        try:
+            with suppress(ConnectionNotFoundError):  # deleted meanwhile: the same outcome
+                service.delete(connection.id)
+        except ConnectionInUseError as error:
+            st.error(str(error), icon=":material/error:")
+            return
         st.session_state[NOTICE_KEY] = f"Deleted the connection {connection.id}."
         st.session_state[PICK_NEXT_KEY] = None
         st.rerun()

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from kbsync_core.store.schema import connections_table
+from kbsync_core.store.runs import ENDED
+from kbsync_core.store.schema import connections_table, runs_table
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,14 @@ class ConnectionRecord:
 
 class ConnectionIdTakenError(ValueError):
     """Another connection has that id."""
+
+
+class ConnectionHasRunsError(ValueError):
+    """Runs started from the connection have not ended; their ids are `run_ids`."""
+
+    def __init__(self, run_ids: list[str]):
+        super().__init__(", ".join(run_ids))
+        self.run_ids = run_ids
 
 
 class ConnectionStore:
@@ -49,8 +58,18 @@ class ConnectionStore:
             return connection.execute(statement).rowcount == 1
 
     def delete(self, connection_id: str) -> bool:
+        """False when there is no such connection; ConnectionHasRunsError while a run started
+        from it has not ended (a replica taking it over needs the connection's credentials)."""
+        unfinished = (
+            sa.select(runs_table.c.id)
+            .where(runs_table.c.connection_id == connection_id, runs_table.c.state != ENDED)
+            .order_by(runs_table.c.created_at)
+        )
         statement = connections_table.delete().where(connections_table.c.id == connection_id)
         with self._write_lock, self._engine.begin() as connection:
+            run_ids = list(connection.execute(unfinished).scalars())
+            if run_ids:
+                raise ConnectionHasRunsError(run_ids)
             return connection.execute(statement).rowcount == 1
 
     def get(self, connection_id: str) -> ConnectionRecord | None:

@@ -143,6 +143,9 @@ def test_a_limited_token_sees_only_its_connections(console, tokens, admin):
     assert with_keys.status == 403
     assert "acts only through its connections (sandbox, mine)" in with_keys.error
     assert limited.post("/api/sync-history", history_body()).status == 403
+    # History through its own connection only.
+    assert limited.post("/api/sync-history", {"connectionId": "sandbox"}).status == 200
+    assert limited.post("/api/sync-history", {"connectionId": "sandbox-failing"}).status == 404
     keyed = admin.start_sync(sync_body())
     assert limited.get("/api/sync", executionId=keyed).status == 404
     admin.wait_until_final(keyed)
@@ -156,9 +159,29 @@ def test_a_sync_from_a_connection_completes(admin):
     assert finished["status"] == "COMPLETADO", finished["logs"]
     assert finished["dataSourceId"] == "SANDBOXDS1"
     assert finished["description"] == "From a connection"
+    history = admin.post("/api/sync-history", {"connectionId": "sandbox", "maxResults": 5})
+    assert history.status == 200, history.json
+    assert execution_id in [row["id"] for row in history.json["executions"]]
+    assert len(history.json["executions"]) <= 5
+    assert admin.post("/api/sync-history", {"connectionId": "missing"}).status == 404
+    assert admin.post(
+        "/api/sync-history", {"connectionId": "sandbox", "maxResults": 0}
+    ).status == 400
     assert admin.post("/api/sync", {"connectionId": "missing"}).status == 404
     mixed = admin.post("/api/sync", {"connectionId": "sandbox", "region": "us-east-1"})
     assert mixed.status == 400
+
+
+def test_a_connection_with_a_sync_running_is_not_deleted(admin):
+    assert admin.post("/api/connections", body(id="busy")).status == 201
+    execution_id = admin.start_sync({"connectionId": "busy", "description": "long"})
+    refused = admin.request("DELETE", "/api/connections/busy")
+    assert refused.status == 409, refused.json
+    assert execution_id in refused.error
+    assert "stop it or wait for it to end" in refused.error
+    assert admin.get("/api/connections/busy").status == 200
+    admin.wait_until_final(execution_id)
+    assert admin.request("DELETE", "/api/connections/busy").status == 204
 
 
 def test_the_aws_backend_refuses_connections_without_a_token(aws_api):
@@ -171,6 +194,8 @@ def test_the_aws_backend_refuses_connections_without_a_token(aws_api):
     started = aws_api.post("/api/sync", {"connectionId": "any-connection"})
     assert started.status == 401, started.json
     assert "server's own identity" in started.error
+    history = aws_api.post("/api/sync-history", {"connectionId": "any-connection"})
+    assert history.status == 401, history.json
 
 
 def test_the_sandbox_server_answers_sts_assume_role(sandbox_server):

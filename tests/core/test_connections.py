@@ -9,11 +9,13 @@ from kbsync_core.config import Settings
 from kbsync_core.connections import Connections, credentials_for, sandbox_connection_bodies
 from kbsync_core.errors import (
     ConnectionExistsError,
+    ConnectionInUseError,
     ConnectionInvalidError,
     ConnectionNotFoundError,
     ConnectionTestError,
     SecretRefusedError,
 )
+from kbsync_core.logsafety import redact_known_secrets
 from kbsync_core.models import AwsCredentials
 from kbsync_core.store import ExecutionStore
 
@@ -154,6 +156,11 @@ def test_a_role_is_assumed_through_sts_and_refreshed(connections, sandboxed):
     assert first.token
     second = session.get_credentials().get_frozen_credentials()
     assert second.access_key != first.access_key
+    # The log redaction knows the keys of the two latest answers, not every one ever issued.
+    third = session.get_credentials().get_frozen_credentials()
+    assert redact_known_secrets(third.secret_key) != third.secret_key
+    assert redact_known_secrets(second.secret_key) != second.secret_key
+    assert redact_known_secrets(first.secret_key) == first.secret_key
     # And a role connection's clients work: the test answers through the assumed role.
     assert connections.test("orders-kb")["ok"] is True
 
@@ -216,8 +223,13 @@ def test_a_run_from_a_connection_is_taken_over_with_its_credentials(
         )
         assert store.connection_of(execution.id) == "orders-kb"
         assert engine._takeover_credentials(run) == resolve(connection)
+        # While its run has not ended the connection stays: a takeover needs its credentials.
+        with pytest.raises(ConnectionInUseError) as raised:
+            connections.delete("orders-kb")
+        assert execution.id in str(raised.value)
+        assert connections.get("orders-kb") == connection
+        engine.wait(execution.id, 10)
         connections.delete("orders-kb")
         assert engine._takeover_credentials(run) is None
-        engine.wait(execution.id, 10)
     finally:
         engine.close()

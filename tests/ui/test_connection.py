@@ -141,3 +141,14 @@ def test_going_back_to_keys_drops_the_connection_from_the_url(console):
     assert "connection" not in console.query_params
     sign_in(console)
     assert not next(b for b in console.button if b.label == "Start sync").disabled
+
+
+def test_typed_keys_survive_a_look_at_a_saved_connection(console):
+    sign_in(console)
+    console.text_input(key="connection_data_source_id").input("SANDBOXDS2").run()
+    choose_saved(console, "sandbox")
+    console.run()  # a second run without the key fields drawn
+    console.sidebar.radio(key="connection_mode").set_value("Use access keys").run()
+    assert console.text_input(key="connection_secret_access_key").value == SECRET
+    assert console.text_input(key="connection_data_source_id").value == "SANDBOXDS2"
+    assert not next(b for b in console.button if b.label == "Start sync").disabled
