@@ -4,6 +4,7 @@ from datetime import datetime
 
 from kbsync_core.models import ExecutionStatus
 from kbsync_core.timefmt import parse_iso
+from kbsync_ui.i18n import Texts
 
 STATUS_ICONS = {
     ExecutionStatus.PENDIENTE: "🕓",
@@ -30,9 +31,28 @@ STATISTICS_LABELS = {
 }
 
 
+STOPPING = "STOPPING"  # not a seed status: a running sync whose stop was asked for
+STATUS_WORDS = Texts({
+    ExecutionStatus.PENDIENTE: ("Pending", "Pendiente"),
+    ExecutionStatus.EN_EJECUCION: ("Running", "En ejecución"),
+    ExecutionStatus.COMPLETADO: ("Completed", "Completado"),
+    ExecutionStatus.FALLIDO: ("Failed", "Fallido"),
+    ExecutionStatus.DETENIDO: ("Stopped", "Detenido"),
+    STOPPING: ("Stopping", "Deteniendo"),
+})
+STOPPING_ICON = "⏳"
+
+
+def status_words(status: str) -> str:
+    """A status as the operator reads it, in the console's language: `Running`, `Completado`.
+    The seeds' codes (EN_EJECUCION...) stay in the JSON API and the CSV's code column."""
+    return STATUS_WORDS(status if status == STOPPING else ExecutionStatus(status))
+
+
 def status_label(status: str) -> str:
-    status = ExecutionStatus(status)
-    return f"{STATUS_ICONS[status]} {status}"
+    """The words with their icon: `✅ Completed`."""
+    icon = STOPPING_ICON if status == STOPPING else STATUS_ICONS[ExecutionStatus(status)]
+    return f"{icon} {status_words(status)}"
 
 
 def format_duration(seconds: float | None) -> str:

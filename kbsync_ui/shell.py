@@ -14,6 +14,7 @@ from kbsync_ui.auth import (
     render_identity,
 )
 from kbsync_ui.connection import render_connection_sidebar
+from kbsync_ui.i18n import render_language_switch
 
 # Not "pages/": Streamlit treats a folder of that name beside the entry script as a legacy
 # (v1) multipage app and may run a page without the entry script, sidebar and all.
@@ -23,6 +24,7 @@ SANDBOX_BANNER = "Sandbox: simulated AWS, nothing leaves this machine"
 
 def run_console() -> None:
     st.set_page_config(page_title="kbsync", page_icon=":material/sync:", layout="wide")
+    render_language_switch()
     kbsync = get_kbsync()
     access = current_access(kbsync.settings.roles)
     if access.login_configured and not access.can_read:

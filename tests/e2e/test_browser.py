@@ -73,10 +73,10 @@ def test_start_a_sync_watch_it_complete_and_find_it_in_history(console, page):
     page.evaluate("window.kbsyncNoReload = true")
     start.click()
 
-    expect(page.get_by_text("EN_EJECUCION").first).to_be_visible()
+    expect(page.get_by_text("Running").first).to_be_visible()
     expect(page.get_by_role("button", name="Stop sync")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "sync-running.png", full_page=True)
-    expect(page.get_by_text("COMPLETADO").first).to_be_visible()
+    expect(page.get_by_text("Completed").first).to_be_visible()
     expect(page.get_by_text("Sincronización completada correctamente.")).to_be_visible()
     scanned = page.get_by_test_id("stMetric").filter(has_text="Scanned")
     expect(scanned).to_contain_text("20")

@@ -106,7 +106,7 @@ def test_a_saved_connection_starts_a_sync_to_completado_with_no_keys(console, kb
     assert not start.disabled
     start.click().run()
     execution_id = console.session_state[CURRENT_EXECUTION_KEY]
-    rerun_until(console, lambda at: "COMPLETADO" in texts(at))
+    rerun_until(console, lambda at: "Completed" in texts(at))
     execution = kbsync.engine.get(execution_id)
     assert execution.target.data_source_id == "SANDBOXDS1"
     assert kbsync.store.connection_of(execution_id) == "sandbox"

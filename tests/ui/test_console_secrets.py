@@ -179,7 +179,7 @@ def test_the_failure_reasons_show_awss_words_without_the_keys(kbsync, console, e
     kbsync.sandbox.finish_running_jobs()
     console.switch_page(HISTORY).run()
     console.button[0].click().run()  # Refresh from AWS
-    assert list(console.dataframe[0].value["Status"]) == ["❌ FALLIDO"]
+    assert list(console.dataframe[0].value["Status"]) == ["❌ Failed"]
 
     console.session_state[TABLE_KEY] = {"selection": {"rows": [0], "columns": []}}
     console.run()

@@ -54,7 +54,7 @@ def test_local_and_aws_syncs_show_once_each_newest_first(kbsync, history):
     history.button[0].click().run()  # Refresh from AWS
     assert list(table(history)["AWS job"]) == list(reversed(outside))
     assert set(table(history)["Source"]) == {"AWS"}
-    assert list(table(history)["Status"]) == ["✅ COMPLETADO", "✅ COMPLETADO"]
+    assert list(table(history)["Status"]) == ["✅ Completed", "✅ Completed"]
     assert list(table(history)["Scanned"]) == [20, 20]
     assert list(table(history)["Indexed"]) == [0, 20]  # the second sync found nothing new
     assert "2 of 2 syncs of `SANDBOXDS1`" in texts(history)
@@ -73,7 +73,7 @@ def test_filters_by_status_and_selection_shows_logs_and_failure_reasons(kbsync, 
     history.multiselect[0].select("COMPLETADO").run()
     assert table(history).empty
     history.multiselect[0].unselect("COMPLETADO").select("FALLIDO").run()
-    assert list(table(history)["Status"]) == ["❌ FALLIDO"]
+    assert list(table(history)["Status"]) == ["❌ Failed"]
 
     history.session_state[TABLE_KEY] = {"selection": {"rows": [0], "columns": []}}
     history.run()

@@ -116,7 +116,7 @@ def test_an_operator_starts_a_sync_on_the_sandbox(kbsync):
     assert OPERATOR_NEEDED not in texts(at)
     start.click().run()
     assert not at.exception, at.exception
-    rerun_until(at, lambda at: "COMPLETADO" in texts(at))
+    rerun_until(at, lambda at: "Completed" in texts(at))
     [execution] = kbsync.store.get_many(at.session_state["my_execution_ids"])
     assert execution.status.is_final
 

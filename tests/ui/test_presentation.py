@@ -1,7 +1,9 @@
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from kbsync_ui.i18n import Texts, format_moment, language_of_locale
 from kbsync_ui.presentation import elapsed_seconds, format_duration, status_label
 
 
@@ -14,9 +16,32 @@ def test_durations_read_short(seconds, shown):
     assert format_duration(seconds) == shown
 
 
-def test_status_labels_carry_an_icon():
-    assert status_label("COMPLETADO") == "✅ COMPLETADO"
-    assert status_label("DETENIDO") == "⏹️ DETENIDO"
+def test_status_labels_are_words_with_an_icon():
+    # Outside a browser session: English.
+    assert status_label("COMPLETADO") == "✅ Completed"
+    assert status_label("DETENIDO") == "⏹️ Stopped"
+    assert status_label("STOPPING") == "⏳ Stopping"
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [("es", "es"), ("es-ES", "es"), ("es_419", "es"), ("en-GB", "en"), ("fr-FR", "en"),
+     (None, "en"), ("", "en")],
+)
+def test_the_browsers_locale_picks_the_language(locale, language):
+    assert language_of_locale(locale) == language
+
+
+def test_one_time_format_with_seconds_and_zone():
+    madrid = ZoneInfo("Europe/Madrid")
+    assert format_moment("2026-11-22T22:50:08.123Z", madrid) == "2026-11-22 23:50:08 CET"
+    assert format_moment("2026-11-22T22:50:08.123Z", UTC) == "2026-11-22 22:50:08 UTC"
+    assert format_moment(None, UTC) == "—"
+
+
+def test_a_text_exists_in_both_languages_or_not_at_all():
+    with pytest.raises(ValueError, match="needs an English and a Spanish version"):
+        Texts({"start": ("Start", "")})
 
 
 def test_elapsed_runs_until_finished():

@@ -24,7 +24,7 @@ def test_start_shows_the_execution_and_it_runs_to_completado(console, kbsync):
     console.text_input(key="sync_description").input("Nightly refresh")
     execution_id = start(console)
 
-    rerun_until(console, lambda at: "COMPLETADO" in badge(at))
+    rerun_until(console, lambda at: "Completed" in badge(at))
     execution = kbsync.engine.get(execution_id)
     page = texts(console)
     assert f"`{execution.job_id}`" in page
@@ -36,7 +36,7 @@ def test_start_shows_the_execution_and_it_runs_to_completado(console, kbsync):
     assert execution.description == "Nightly refresh"
     assert [toast.value for toast in console.toast] == [f"Sync completed: {execution.job_id}"]
     session_table = console.dataframe[0].value
-    assert list(session_table["Status"]) == ["✅ COMPLETADO"]
+    assert list(session_table["Status"]) == ["✅ Completed"]
     assert "Stop sync" not in [button.label for button in console.button]
 
 
@@ -48,7 +48,7 @@ def test_stop_sync_reaches_detenido(console, kbsync):
     console.run()
     console.button(key=f"stop-{execution_id}").click().run()
     kbsync.sandbox.speed = 200
-    rerun_until(console, lambda at: "DETENIDO" in badge(at))
+    rerun_until(console, lambda at: "Stopped" in badge(at))
     assert "Sincronización detenida." in texts(console)
     assert [toast.value for toast in console.toast][-1].startswith("Sync stopped")
 
@@ -57,7 +57,7 @@ def test_a_failing_sync_shows_its_reasons(console, kbsync):
     console.text_input(key="connection_data_source_id").input("SANDBOXDS2")
     sign_in(console)
     execution_id = start(console)
-    rerun_until(console, lambda at: "FALLIDO" in badge(at))
+    rerun_until(console, lambda at: "Failed" in badge(at))
     reasons = kbsync.engine.get(execution_id).failure_reasons
     assert reasons and [error.value for error in console.error] == reasons
 
@@ -70,7 +70,7 @@ def test_a_conflict_offers_to_monitor_the_running_job(console, kbsync):
     )["ingestionJob"]["ingestionJobId"]
     sign_in(console)
     refused = start(console)
-    rerun_until(console, lambda at: "FALLIDO" in badge(at))
+    rerun_until(console, lambda at: "Failed" in badge(at))
     assert f"A sync already runs on this data source: job `{running}`" in texts(console)
 
     console.button(key=f"monitor-{refused}").click().run()
@@ -78,6 +78,6 @@ def test_a_conflict_offers_to_monitor_the_running_job(console, kbsync):
     assert attached != refused
     assert kbsync.engine.get(attached).job_id == running
     kbsync.sandbox.speed = 200
-    rerun_until(console, lambda at: "COMPLETADO" in badge(at))
+    rerun_until(console, lambda at: "Completed" in badge(at))
     assert kbsync.engine.get(attached).status is ExecutionStatus.COMPLETADO
     assert len(console.dataframe[0].value) == 2  # both executions of this session are listed
