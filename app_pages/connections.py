@@ -12,22 +12,34 @@ from kbsync_ui.connections_view import (
     render_notice,
     render_test,
 )
+from kbsync_ui.i18n import Texts
 
 kbsync = get_kbsync()
 access = current_access(kbsync.settings.roles)
 service = kbsync.connections
 
-st.title("Connections")
-st.caption(
-    "Each acts with the server's own identity (its default credentials, a profile, or a "
-    "role it assumes): no secret is ever stored."
-)
+TEXTS = Texts({
+    "title": ("Connections", "Conexiones"),
+    "about": (
+        "Each acts with the server's own identity (its default credentials, a profile, or a "
+        "role it assumes): no secret is ever stored.",
+        "Cada una actúa con la identidad del propio servidor (sus credenciales "
+        "predeterminadas, un perfil o un rol que asume): nunca se guarda un secreto.",
+    ),
+    "none_yet": ("No connections yet.", "Aún no hay conexiones."),
+    "add": ("Add a connection", "Añadir una conexión"),
+    "edit": ("Edit or delete the chosen one", "Editar o eliminar la elegida"),
+    "choose_above": ("Choose a connection above.", "Elija una conexión arriba."),
+})
+
+st.title(TEXTS("title"))
+st.caption(TEXTS("about"))
 render_notice()
 connections = service.list()
 if connections:
     render_connection_list(connections)
 else:
-    st.info("No connections yet.")
+    st.info(TEXTS("none_yet"))
 
 chosen = pick_connection(connections)
 if chosen is not None:
@@ -35,12 +47,12 @@ if chosen is not None:
 
 # The navigation lists this page for admins only; each change is checked again here.
 if access.role is not None and access.role.can_administer:
-    adding, editing = st.tabs(["Add a connection", "Edit or delete the chosen one"])
+    adding, editing = st.tabs([TEXTS("add"), TEXTS("edit")])
     with adding:
         render_form(service, None)
     with editing:
         if chosen is None:
-            st.caption("Choose a connection above.")
+            st.caption(TEXTS("choose_above"))
         else:
             render_form(service, chosen)
             render_delete(service, chosen)

@@ -12,14 +12,48 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from kbsync_core.roles import Role, RoleLists
+from kbsync_ui.i18n import Texts
 
-OPEN_BANNER = (
-    "Login is not configured: this console is open to whoever reaches it. "
-    "Configure login before serving it beyond this machine."
-)
-OPERATOR_NEEDED = "Starting and stopping syncs needs the operator role."
-NOT_ALLOWED = "You are logged in as {email}, but that address has no role in kbsync."
-NO_EMAIL = "Your identity provider did not give kbsync a verified e-mail address."
+TEXTS = Texts({
+    "open": (
+        "Login is not configured: this console is open to whoever reaches it. "
+        "Configure login before serving it beyond this machine.",
+        "El inicio de sesión no está configurado: esta consola está abierta a quien llegue a "
+        "ella. Configúrelo antes de servirla fuera de esta máquina.",
+    ),
+    "operator_needed": (
+        "Starting and stopping syncs needs the operator role.",
+        "Iniciar y detener sincronizaciones requiere el rol de operador.",
+    ),
+    "not_allowed": (
+        "You are logged in as {email}, but that address has no role in kbsync.",
+        "Ha iniciado sesión como {email}, pero esa dirección no tiene ningún rol en kbsync.",
+    ),
+    "no_email": (
+        "Your identity provider did not give kbsync a verified e-mail address.",
+        "Su proveedor de identidad no dio a kbsync una dirección de correo verificada.",
+    ),
+    "ask_admin": ("Ask an administrator to add you.", "Pida a un administrador que le añada."),
+    "log_in_to_use": ("Log in to use the console.", "Inicie sesión para usar la consola."),
+    "log_in": ("Log in", "Iniciar sesión"),
+    "log_out": ("Log out", "Cerrar sesión"),
+    "logged_in_as": ("Logged in as **{email}** ({role})", "Sesión de **{email}** ({role})"),
+    "viewer": ("viewer", "lector"),
+    "operator": ("operator", "operador"),
+    "admin": ("admin", "administrador"),
+})
+
+
+# The English sentence, for the pages that have not moved to operator_needed() yet.
+OPERATOR_NEEDED = TEXTS.both("operator_needed")[0]
+
+
+def operator_needed() -> str:
+    return TEXTS("operator_needed")
+
+
+def open_banner() -> str:
+    return TEXTS("open")
 
 
 def login_configured() -> bool:
@@ -70,25 +104,25 @@ def current_access(roles: RoleLists) -> Access:
 
 def login_page() -> None:
     st.title("kbsync")
-    st.write("Log in to use the console.")
-    if st.button("Log in", type="primary", icon=":material/login:", key="auth_login"):
+    st.write(TEXTS("log_in_to_use"))
+    if st.button(TEXTS("log_in"), type="primary", icon=":material/login:", key="auth_login"):
         st.login()
 
 
 def _logout_button() -> None:
-    if st.button("Log out", icon=":material/logout:", key="auth_logout"):
+    if st.button(TEXTS("log_out"), icon=":material/logout:", key="auth_logout"):
         st.logout()
 
 
 def not_allowed_page(access: Access) -> None:
     st.title("kbsync")
-    message = NOT_ALLOWED.format(email=access.email) if access.email else NO_EMAIL
-    st.error(f"{message} Ask an administrator to add you.", icon=":material/block:")
+    message = TEXTS("not_allowed", email=access.email) if access.email else TEXTS("no_email")
+    st.error(f"{message} {TEXTS('ask_admin')}", icon=":material/block:")
     _logout_button()
 
 
 def render_identity(access: Access) -> None:
     """The sidebar's top: who is logged in, their role, and the way out."""
     with st.sidebar:
-        st.caption(f"Logged in as **{access.email}** ({access.role.label})")
+        st.caption(TEXTS("logged_in_as", email=access.email, role=TEXTS(access.role.label)))
         _logout_button()

@@ -7,19 +7,29 @@ import streamlit as st
 
 from kbsync_core.runtime import get_kbsync
 from kbsync_ui.auth import (
-    OPEN_BANNER,
     current_access,
     login_page,
     not_allowed_page,
+    open_banner,
     render_identity,
 )
 from kbsync_ui.connection import render_connection_sidebar
-from kbsync_ui.i18n import render_language_switch
+from kbsync_ui.i18n import Texts, render_language_switch
 
 # Not "pages/": Streamlit treats a folder of that name beside the entry script as a legacy
 # (v1) multipage app and may run a page without the entry script, sidebar and all.
 PAGES_DIR = Path(__file__).resolve().parent.parent / "app_pages"
-SANDBOX_BANNER = "Sandbox: simulated AWS, nothing leaves this machine"
+TEXTS = Texts({
+    "sandbox": (
+        "Sandbox: simulated AWS, nothing leaves this machine",
+        "Sandbox: AWS simulado, nada sale de esta máquina",
+    ),
+    "sync": ("Sync", "Sincronizar"),
+    "history": ("History", "Historial"),
+    "connections": ("Connections", "Conexiones"),
+})
+# The English banner, as the tests look for it.
+SANDBOX_BANNER = TEXTS.both("sandbox")[0]
 
 
 def run_console() -> None:
@@ -37,19 +47,24 @@ def run_console() -> None:
         st.navigation([st.Page(gate, title="kbsync", default=True)], position="hidden").run()
         return
     pages = [
-        st.Page(PAGES_DIR / "sync.py", title="Sync", icon=":material/sync:", default=True),
-        st.Page(PAGES_DIR / "history.py", title="History", icon=":material/history:"),
+        st.Page(
+            PAGES_DIR / "sync.py", title=TEXTS("sync"), icon=":material/sync:", default=True
+        ),
+        st.Page(PAGES_DIR / "history.py", title=TEXTS("history"), icon=":material/history:"),
     ]
     if access.role.can_administer:  # every reader when login is not configured (an admin then)
         pages.append(
-            st.Page(PAGES_DIR / "connections.py", title="Connections", icon=":material/link:")
+            st.Page(
+                PAGES_DIR / "connections.py", title=TEXTS("connections"),
+                icon=":material/link:",
+            )
         )
     navigation = st.navigation(pages, position="top")
     if access.login_configured:
         render_identity(access)
     else:
-        st.caption(f":orange[:material/lock_open: {OPEN_BANNER}]")
+        st.caption(f":orange[:material/lock_open: {open_banner()}]")
     if kbsync.settings.uses_sandbox:
-        st.warning(SANDBOX_BANNER, icon=":material/science:")
+        st.warning(TEXTS("sandbox"), icon=":material/science:")
     render_connection_sidebar(kbsync)
     navigation.run()

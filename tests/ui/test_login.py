@@ -8,11 +8,13 @@ from streamlit.testing.v1 import AppTest
 
 from kbsync_core.roles import RoleLists, parse_role_list
 from kbsync_core.runtime import Kbsync, install_kbsync
-from kbsync_ui.auth import OPEN_BANNER, OPERATOR_NEEDED
+from kbsync_ui.auth import TEXTS as AUTH_TEXTS
 from kbsync_ui.shell import SANDBOX_BANNER
 from tests.ui.conftest import APP, sign_in
 from tests.ui.helpers import rerun_until, texts
 
+OPEN_BANNER = AUTH_TEXTS.both("open")[0]
+OPERATOR_NEEDED = AUTH_TEXTS.both("operator_needed")[0]
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
     "cookie_secret": "a-test-cookie-secret-0123456789abcdef",
