@@ -23,8 +23,11 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(INSTALLED)
 
+# `make run PORT=8600` serves on another port (.streamlit/config.toml's 8501 otherwise).
+PORT ?=
+
 run: $(INSTALLED)
-	KBSYNC_BACKEND=sandbox $(BIN)/streamlit run app.py
+	KBSYNC_BACKEND=sandbox $(BIN)/streamlit run app.py $(if $(PORT),--server.port $(PORT))
 
 browser:
 	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
