@@ -1,6 +1,7 @@
 """Logging in to the console in a real browser, against a local OpenID Connect provider
 (oidc-provider-mock) this test starts: an operator gets the Sync page with `Start sync`
-enabled, a viewer gets it disabled. Roles go by the ID token's `email`, not its subject."""
+enabled, a viewer gets it disabled, neither gets the Connections page; an admin adds, edits,
+tests and deletes a connection there. Roles go by the ID token's `email`, not its subject."""
 
 import importlib.util
 import json
@@ -18,7 +19,11 @@ from tests.support.servers import (
     start_console,
 )
 
-USERS = {"operator-1": "ops@example.com", "viewer-1": "eve@example.com"}
+USERS = {
+    "operator-1": "ops@example.com",
+    "viewer-1": "eve@example.com",
+    "admin-1": "ada@admins.example",
+}
 
 pytestmark = [
     pytest.mark.browser,
@@ -65,13 +70,13 @@ def console(tmp_path_factory, provider):
         {
             "KBSYNC_OPERATORS": "OPS@example.com",
             "KBSYNC_VIEWERS": "@example.com",
+            "KBSYNC_ADMINS": "ada@admins.example",
         },
         port=port,
         extra_args=("--secrets.files", str(secrets)),
     )
     yield server
     server.stop()
-
 
 
 def log_in_as(page, console, sub: str) -> None:
@@ -106,3 +111,75 @@ def test_log_in_and_get_the_role_of_the_email_claim(console, page, sub, can_star
         expect(start).to_be_disabled()
         needed = page.get_by_text("Starting and stopping syncs needs the operator role.")
         expect(needed).to_be_visible()
+    # Connections are for admins: not in the navigation, and its URL gives no way to change one.
+    expect(page.get_by_role("link", name="Connections")).to_have_count(0)
+    page.goto(console.url + "/connections")
+    expect(page.get_by_role("heading", name="Sync")).to_be_visible()
+    for control in ("Add connection", "Save changes", "Delete"):
+        expect(page.get_by_role("button", name=control)).to_have_count(0)
+    expect(page.get_by_role("tab", name="Add a connection")).to_have_count(0)
+
+
+def wait_for_the_run(page) -> None:
+    """Until the script run a click started is over, so that the next click lands on what that
+    run drew (call it once something the run draws is seen: until then it may not have begun)."""
+    from playwright.sync_api import expect
+
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-script-state", "notRunning")
+
+
+def test_an_admin_adds_edits_tests_and_deletes_a_connection(console, page):
+    from playwright.sync_api import expect
+
+    log_in_as(page, console, "admin-1")
+    page.get_by_role("link", name="Connections").click()
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_role("heading", name="Connections")).to_be_visible()
+    listed = main.get_by_test_id("stDataFrame")
+    expect(listed.get_by_text("sandbox-failing", exact=True)).to_be_attached()
+
+    adding = main.get_by_role("tabpanel", name="Add a connection")
+    for label, value in (
+        ("ID", "e2e-handbook"), ("Name", "Handbook (e2e)"), ("Region", "us-east-1"),
+        ("Knowledge base ID", "SANDBOXKB1"), ("Data source ID", "SANDBOXDS1"),
+    ):
+        adding.get_by_label(label, exact=True).fill(value)
+    adding.get_by_role("button", name="Add connection").click()
+    expect(main.get_by_text("Saved the connection e2e-handbook.")).to_be_visible()
+    expect(listed.get_by_text("e2e-handbook", exact=True)).to_be_attached()
+    expect(listed.get_by_text("Handbook (e2e)", exact=True)).to_be_attached()
+    wait_for_the_run(page)
+
+    # The list picks the new connection: its edit form and Test act on it. The tabs come back
+    # on their first one whenever an element above them comes or goes (a notice, Test's
+    # result): Streamlit tells tabs without a key apart by their position.
+    edit_tab = main.get_by_role("tab", name="Edit or delete the chosen one")
+    editing = main.get_by_role("tabpanel", name="Edit or delete the chosen one")
+    edit_tab.click()
+    name = editing.get_by_label("Name", exact=True)
+    expect(name).to_have_value("Handbook (e2e)")
+    name.fill("Handbook, renamed")
+    editing.get_by_role("button", name="Save changes").click()
+    expect(listed.get_by_text("Handbook, renamed", exact=True)).to_be_attached()
+    expect(listed.get_by_text("Handbook (e2e)", exact=True)).to_have_count(0)
+    wait_for_the_run(page)
+
+    picked = main.get_by_role("combobox", name="Connection", exact=True)
+    expect(picked).to_have_value("e2e-handbook — Handbook, renamed")
+    main.get_by_role("button", name="Test").click()
+    tested = main.get_by_test_id("stAlert").filter(has_text="Knowledge base")
+    expect(tested).to_contain_text("kbsync-sandbox-knowledge-base (SANDBOXKB1): ACTIVE")
+    expect(tested).to_contain_text("ops-handbook (SANDBOXDS1): AVAILABLE, type S3")
+    wait_for_the_run(page)
+
+    edit_tab.click()
+    editing.get_by_role("button", name="Delete").click()
+    expect(tested).to_have_count(0)  # the Delete's run has begun
+    wait_for_the_run(page)
+    edit_tab.click()
+    expect(editing.get_by_text("Delete the connection e2e-handbook?")).to_be_visible()
+    editing.get_by_role("button", name="Yes, delete e2e-handbook").click()
+    expect(main.get_by_text("Deleted the connection e2e-handbook.")).to_be_visible()
+    expect(listed.get_by_text("sandbox-failing", exact=True)).to_be_attached()
+    expect(listed.get_by_text("e2e-handbook", exact=True)).to_have_count(0)
