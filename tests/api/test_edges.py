@@ -1,13 +1,48 @@
-"""The edges of the HTTP surface: the Host allow-list (DNS rebinding) and the security headers,
-on the JSON API and on Streamlit's own pages alike."""
+"""The edges of the HTTP surface: the address the console binds by default, the Host allow-list
+(DNS rebinding) and the security headers, on the JSON API and on Streamlit's own pages alike."""
+
+import contextlib
+import ipaddress
+import shutil
+import socket
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from kbsync_api.edges import host_is_allowed
 from kbsync_core.config import DEFAULT_ALLOWED_HOSTS, ConfigurationError, load_settings
+from tests.support.servers import listening_addresses, port_accepts, start_console
 
 SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options",
                     "referrer-policy")
+
+
+def non_loopback_addresses() -> set[str]:
+    """This machine's IPv4 addresses other than 127.0.0.0/8 (`ip -4 addr` and its host name's);
+    none on a machine with loopback only."""
+    found = set()
+    ip = shutil.which("ip")
+    if ip:
+        shown = subprocess.run(
+            [ip, "-4", "-o", "addr", "show"], capture_output=True, text=True, check=False
+        ).stdout
+        found.update(line.split()[3].split("/")[0] for line in shown.splitlines())
+    with contextlib.suppress(OSError):  # a host name that does not resolve
+        found.update(socket.gethostbyname_ex(socket.gethostname())[2])
+    return {address for address in found if not ipaddress.ip_address(address).is_loopback}
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp (Linux)")
+def test_without_server_address_the_console_listens_on_127_0_0_1_only(tmp_path):
+    """`make run` passes no --server.address: `.streamlit/config.toml` binds the console to
+    127.0.0.1, so that a console without login is reached from this machine only."""
+    with start_console(tmp_path, address=None) as console:
+        assert port_accepts(console.port)
+        assert listening_addresses(console.port) == {"127.0.0.1"}
+        for address in non_loopback_addresses():
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((address, console.port), timeout=2).close()
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8501", "kbsync.attacker.test"])

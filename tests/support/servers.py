@@ -93,6 +93,33 @@ def port_accepts(port: int) -> bool:
         return False
 
 
+# The `st` column of /proc/net/tcp for a listening socket (TCP_LISTEN, include/net/tcp_states.h).
+TCP_LISTEN = "0A"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses that sockets listening on TCP `port` are bound to in this network
+    namespace, IPv4 and IPv6 (`0.0.0.0` and `::` mean every address), read from /proc/net/tcp
+    and /proc/net/tcp6 (Linux only)."""
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        path = Path(table)
+        if not path.exists():  # a kernel without IPv6
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            local, _remote, state = line.split()[1:4]
+            address, local_port = local.split(":")
+            if state != TCP_LISTEN or int(local_port, 16) != port:
+                continue
+            # The address is printed as 32-bit words, each in the machine's byte order.
+            packed = b"".join(
+                int(address[start:start + 8], 16).to_bytes(4, sys.byteorder)
+                for start in range(0, len(address), 8)
+            )
+            found.add(socket.inet_ntop(family, packed))
+    return found
+
+
 class RunningServer:
     """One server process, restartable with the same command, environment and port."""
 
@@ -207,10 +234,12 @@ def start_console(
     port: int | None = None,
     entry: str = "app.py",
     extra_args: tuple[str, ...] = (),
+    address: str | None = LOCALHOST,
 ) -> RunningServer:
     """`streamlit run app.py` (or another `entry` script) on a free port, its SQLite file in
     `data_dir`, on a fast sandbox unless `environment` says otherwise; ready once Streamlit's
-    health check answers."""
+    health check answers on 127.0.0.1. It binds `address`; with None, no `--server.address`
+    is passed and `.streamlit/config.toml` decides, as with `make run`."""
     data_dir = Path(data_dir)
     port = port or free_port()
     settings = {
@@ -221,7 +250,7 @@ def start_console(
     command = [
         sys.executable, "-m", "streamlit", "run", entry,
         "--server.port", str(port),
-        "--server.address", LOCALHOST,
+        *(("--server.address", address) if address is not None else ()),
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
