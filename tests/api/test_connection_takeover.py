@@ -12,17 +12,17 @@ import pytest
 
 from tests.api.client import JsonClient
 from tests.api.conftest import SandboxControl
-from tests.api.test_replicas import (
+from tests.support.cli import kbsync
+from tests.support.replicas import (
     LOG_TAKEN_OVER,
     TAKEOVER_LIMIT_SECONDS,
     Replica,
     first_poll_by,
     owner_of,
     polls_of,
+    replica_consoles,
     tail,
 )
-from tests.cli.test_db_command import kbsync
-from tests.support.replicas import replica_consoles
 from tests.support.servers import start_sandbox_server
 
 # The consoles' own identity: the one the role is assumed from.

@@ -6,8 +6,8 @@ import pytest
 
 from tests.api.client import JsonClient
 from tests.api.conftest import history_body, sync_body
-from tests.api.test_scopes import client, create_token
 from tests.support.servers import start_console
+from tests.support.tokens import client, create_token
 
 
 def body(**overrides) -> dict:

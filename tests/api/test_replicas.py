@@ -10,87 +10,40 @@ their environment), so a replica that dies mid-sync has its runs taken over by t
 its lease (KBSYNC_LEASE_SECONDS) runs out.
 """
 
-import re
 import threading
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
 from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID
 from tests.api.client import FINAL_STATUSES, JsonClient, wait_until
 from tests.api.conftest import SandboxControl, history_body, sync_body
-from tests.support.replicas import REPLICA_LEASE_SECONDS, REPLICA_POLL_SECONDS, replica_consoles
-from tests.support.servers import RunningServer, start_sandbox_server
+from tests.support.replicas import (
+    LOG_TAKEN_OVER,
+    REPLICA_LEASE_SECONDS,
+    REPLICA_POLL_SECONDS,
+    TAKEOVER_LIMIT_SECONDS,
+    Replica,
+    first_poll_by,
+    owner_of,
+    pid_of,
+    polls_of,
+    replica_consoles,
+    tail,
+)
+from tests.support.servers import start_sandbox_server
 
 LEASE_SECONDS = REPLICA_LEASE_SECONDS
 POLL_SECONDS = REPLICA_POLL_SECONDS
 # The lease keeper's turn: renewals and sweeps, RENEWALS_PER_LEASE times per lease period.
 KEEPER_SECONDS = LEASE_SECONDS / 3
-# A killed replica's lease was renewed at most one keeper turn before the kill, so the other
-# sees it expired within a lease period and claims it at its next sweep: two lease periods
-# are plenty, plus a margin for a busy 2-core machine.
-TAKEOVER_LIMIT_SECONDS = 2 * LEASE_SECONDS + 1.5
 CONCURRENT_STARTS = 6
 
 # The replicas' own identity (boto3's default chain reads it from the environment).
 PROCESS_ACCESS_KEY_ID = "AKIAKBSYNCREPLICAENV"
 PROCESS_SECRET_ACCESS_KEY = "replica-process-secret-0123456789abcdef"
 
-LOG_TAKEN_OVER = "dejó de responder"
 LOG_RESUMING = "Reanudando la monitorización"
-
-# kbsync/<hostname>-<pid>-<8 hex> in a User-Agent.
-OWNER_PATTERN = re.compile(r"\bkbsync/(\S+-(\d+)-[0-9a-f]{8})(?:\s|$)")
-
-
-@dataclass
-class Replica:
-    server: RunningServer
-    api: JsonClient = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.api = JsonClient(self.server.url)
-
-    @property
-    def pid(self) -> int:
-        return self.server.process.pid
-
-
-def owner_of(call: dict) -> str | None:
-    """The owner id of the kbsync replica that made a logged call (None: not kbsync's)."""
-    match = OWNER_PATTERN.search(call["userAgent"])
-    return match.group(1) if match else None
-
-
-def pid_of(call: dict) -> int | None:
-    match = OWNER_PATTERN.search(call["userAgent"])
-    return int(match.group(2)) if match else None
-
-
-def polls_of(control: SandboxControl, job_id: str, since: float = 0.0) -> list[dict]:
-    """The replicas' GetIngestionJob calls for `job_id` that the sandbox received at or after
-    `since` (unix time); not the test's own (SandboxControl.job)."""
-    return [
-        call
-        for call in control.calls("GetIngestionJob")
-        if call["parameters"].get("ingestionJobId") == job_id
-        and call["at"] >= since
-        and owner_of(call) is not None
-    ]
-
-
-def first_poll_by(
-    control: SandboxControl, job_id: str, replica: Replica, since: float, timeout: float
-) -> dict:
-    found: list[dict] = []
-
-    def polled() -> bool:
-        found[:] = [c for c in polls_of(control, job_id, since) if pid_of(c) == replica.pid]
-        return bool(found)
-
-    wait_until(polled, timeout, f"replica pid {replica.pid} polls job {job_id}")
-    return found[0]
 
 
 def sandbox_status(control: SandboxControl, job_id: str) -> str:
@@ -126,10 +79,6 @@ def start_running_sync(replica: Replica, keys: dict) -> dict:
 
 def is_ended(execution: dict) -> bool:
     return execution["status"] in FINAL_STATUSES and "finishedAt" in execution
-
-
-def tail(server: RunningServer, chars: int = 6000) -> str:
-    return server.output()[-chars:]
 
 
 # -- fixtures --------------------------------------------------------------------------------

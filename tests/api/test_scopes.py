@@ -8,8 +8,9 @@ import pytest
 
 from tests.api.client import JsonClient
 from tests.api.conftest import history_body, sync_body
-from tests.cli.test_db_command import kbsync
+from tests.support.cli import kbsync
 from tests.support.servers import start_console
+from tests.support.tokens import client, create_token, database_url
 
 REVOCATION_SECONDS = 6.0  # 5 s of cache, plus a request's time
 # About 1.7 s: the CLI takes days, fractions too.
@@ -28,21 +29,6 @@ WRITES = [
 def scoped(tmp_path_factory):
     with start_console(tmp_path_factory.mktemp("scoped"), name="scoped") as running:
         yield running
-
-
-def database_url(console) -> str:
-    return console.environment["KBSYNC_DATABASE_URL"]
-
-
-def create_token(console, name: str, scopes: str, *extra: str) -> str:
-    made = kbsync("tokens", "create", "--name", name, "--scopes", scopes, *extra,
-                  database_url=database_url(console))
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip().splitlines()[-1]
-
-
-def client(console, token: str | None = None) -> JsonClient:
-    return JsonClient(console.url, headers={"Authorization": f"Bearer {token}"} if token else {})
 
 
 def wait_for_status(api: JsonClient, status: int, timeout: float) -> float:

@@ -1,24 +1,12 @@
 """`python -m kbsync db upgrade|revision`: the schema brought up to date, or a clear refusal."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from kbsync_core.store.database import SCHEMA_REVISION
-from tests.support.servers import clean_environment
+from tests.support.cli import kbsync
+from tests.support.servers import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "kbsync-0.1.0.sqlite3"
-
-
-def kbsync(*arguments: str, database_url: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "kbsync", *arguments],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
-        env=clean_environment({"KBSYNC_DATABASE_URL": database_url}),
-    )
 
 
 def test_db_upgrade_brings_a_0_1_0_database_to_the_newest_revision(tmp_path):

@@ -4,7 +4,7 @@ import pytest
 
 from kbsync_core.store import ExecutionStore
 from kbsync_core.tokens import ApiTokens
-from tests.cli.test_db_command import kbsync
+from tests.support.cli import kbsync
 
 
 @pytest.fixture

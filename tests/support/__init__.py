@@ -1,4 +1,6 @@
-"""Helpers shared by test folders: real server processes to test over HTTP (servers.py)."""
+"""Helpers shared by test modules: real server processes to test over HTTP (servers.py), the
+`python -m kbsync` command line (cli.py), API tokens (tokens.py), replica consoles and what they
+did (replicas.py), a throwaway PostgreSQL (postgres.py), waiting (waiting.py)."""
 
 from tests.support.servers import (
     RunningServer,

@@ -6,16 +6,35 @@
 They run with KBSYNC_BACKEND=aws against a standalone sandbox server (bedrock-agent and STS), a
 short lease and poll, and a fake identity of the server's own. The database is dropped once
 both are stopped.
+
+And what the takeover tests read: which replica made each call the sandbox logged (every AWS
+call of a replica carries `kbsync/<hostname>-<pid>-<8 hex>`, its owner id, in its User-Agent),
+when one first polled a job, the end of a replica's output.
 """
 
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from tests.api.client import JsonClient, wait_until
 from tests.support.servers import RunningServer, start_console
+
+if TYPE_CHECKING:
+    from tests.api.conftest import SandboxControl
 
 REPLICA_LEASE_SECONDS = 2
 REPLICA_POLL_SECONDS = 0.2
+# A killed replica's lease was renewed at most one keeper turn before the kill, so the other
+# sees it expired within a lease period and claims it at its next sweep: two lease periods
+# are plenty, plus a margin for a busy 2-core machine.
+TAKEOVER_LIMIT_SECONDS = 2 * REPLICA_LEASE_SECONDS + 1.5
+LOG_TAKEN_OVER = "dejó de responder"
+
+# kbsync/<hostname>-<pid>-<8 hex> in a User-Agent.
+OWNER_PATTERN = re.compile(r"\bkbsync/(\S+-(\d+)-[0-9a-f]{8})(?:\s|$)")
 
 
 @contextmanager
@@ -51,3 +70,56 @@ def replica_consoles(
         for server in servers:
             server.stop()
         postgres_server.drop_database(database)
+
+
+@dataclass
+class Replica:
+    server: RunningServer
+    api: JsonClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.api = JsonClient(self.server.url)
+
+    @property
+    def pid(self) -> int:
+        return self.server.process.pid
+
+
+def owner_of(call: dict) -> str | None:
+    """The owner id of the kbsync replica that made a logged call (None: not kbsync's)."""
+    match = OWNER_PATTERN.search(call["userAgent"])
+    return match.group(1) if match else None
+
+
+def pid_of(call: dict) -> int | None:
+    match = OWNER_PATTERN.search(call["userAgent"])
+    return int(match.group(2)) if match else None
+
+
+def polls_of(control: "SandboxControl", job_id: str, since: float = 0.0) -> list[dict]:
+    """The replicas' GetIngestionJob calls for `job_id` that the sandbox received at or after
+    `since` (unix time); not the test's own (SandboxControl.job)."""
+    return [
+        call
+        for call in control.calls("GetIngestionJob")
+        if call["parameters"].get("ingestionJobId") == job_id
+        and call["at"] >= since
+        and owner_of(call) is not None
+    ]
+
+
+def first_poll_by(
+    control: "SandboxControl", job_id: str, replica: Replica, since: float, timeout: float
+) -> dict:
+    found: list[dict] = []
+
+    def polled() -> bool:
+        found[:] = [c for c in polls_of(control, job_id, since) if pid_of(c) == replica.pid]
+        return bool(found)
+
+    wait_until(polled, timeout, f"replica pid {replica.pid} polls job {job_id}")
+    return found[0]
+
+
+def tail(server: RunningServer, chars: int = 6000) -> str:
+    return server.output()[-chars:]
