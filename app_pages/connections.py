@@ -47,7 +47,8 @@ if chosen is not None:
 
 # The navigation lists this page for admins only; each change is checked again here.
 if access.role is not None and access.role.can_administer:
-    adding, editing = st.tabs([TEXTS("add"), TEXTS("edit")])
+    # Keyed: a notice or a test result above must not send the operator back to the first tab.
+    adding, editing = st.tabs([TEXTS("add"), TEXTS("edit")], key="connections_tabs")
     with adding:
         render_form(service, None)
     with editing:

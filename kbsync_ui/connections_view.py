@@ -64,6 +64,7 @@ PICK_KEY = "connections_pick"
 PICK_NEXT_KEY = "connections_pick_next"
 DELETE_PENDING_KEY = "connections_delete_pending"
 NOTICE_KEY = "connections_notice"
+CLEAR_ADD_FORM_KEY = "connections_clear_add_form"
 
 
 def form_key(prefix: str, field: str) -> str:
@@ -150,9 +151,21 @@ def _credentials_fields(prefix: str, current: dict) -> dict:
     return source
 
 
+def _clear_form(prefix: str) -> None:
+    """An empty form for the next connection, before its widgets are drawn. Values set, not
+    deleted: a browser re-sends the values of inputs whose state was dropped."""
+    for key in [key for key in st.session_state if str(key).startswith(form_key(prefix, ""))]:
+        if key == form_key(prefix, "type"):
+            st.session_state[key] = "default"
+        elif isinstance(st.session_state[key], str):
+            st.session_state[key] = ""
+
+
 def render_form(service: Connections, connection: Connection | None) -> None:
     """Add (connection None) or edit one connection; on success the page reruns."""
     prefix = "add" if connection is None else f"edit-{connection.id}"
+    if connection is None and st.session_state.pop(CLEAR_ADD_FORM_KEY, False):
+        _clear_form(prefix)
     current = connection.to_dict() if connection else {}
     payload = {
         "id": st.text_input(
@@ -178,9 +191,8 @@ def render_form(service: Connections, connection: Connection | None) -> None:
     except (ConnectionInvalidError, ConnectionExistsError, ConnectionNotFoundError) as error:
         st.error(str(error), icon=":material/error:")
         return
-    if connection is None:  # an empty form for the next one
-        for key in [key for key in st.session_state if str(key).startswith(form_key(prefix, ""))]:
-            del st.session_state[key]
+    if connection is None:
+        st.session_state[CLEAR_ADD_FORM_KEY] = True
     st.session_state[NOTICE_KEY] = TEXTS("saved", id=saved.id)
     st.session_state[PICK_NEXT_KEY] = saved.id
     st.rerun()

@@ -150,10 +150,11 @@ def test_an_admin_adds_edits_tests_and_deletes_a_connection(console, page):
     expect(listed.get_by_text("e2e-handbook", exact=True)).to_be_attached()
     expect(listed.get_by_text("Handbook (e2e)", exact=True)).to_be_attached()
     wait_for_the_run(page)
+    # An empty form for the next one (the browser must not re-send the old values).
+    expect(adding.get_by_label("ID", exact=True)).to_have_value("")
+    expect(adding.get_by_label("Name", exact=True)).to_have_value("")
 
-    # The list picks the new connection: its edit form and Test act on it. The tabs come back
-    # on their first one whenever an element above them comes or goes (a notice, Test's
-    # result): Streamlit tells tabs without a key apart by their position.
+    # The list picks the new connection: its edit form and Test act on it.
     edit_tab = main.get_by_role("tab", name="Edit or delete the chosen one")
     editing = main.get_by_role("tabpanel", name="Edit or delete the chosen one")
     edit_tab.click()
@@ -173,11 +174,12 @@ def test_an_admin_adds_edits_tests_and_deletes_a_connection(console, page):
     expect(tested).to_contain_text("ops-handbook (SANDBOXDS1): AVAILABLE, type S3")
     wait_for_the_run(page)
 
-    edit_tab.click()
+    # The tabs are keyed: Test's result coming and going leaves the edit tab open.
+    expect(edit_tab).to_have_attribute("aria-selected", "true")
     editing.get_by_role("button", name="Delete").click()
     expect(tested).to_have_count(0)  # the Delete's run has begun
     wait_for_the_run(page)
-    edit_tab.click()
+    expect(edit_tab).to_have_attribute("aria-selected", "true")
     expect(editing.get_by_text("Delete the connection e2e-handbook?")).to_be_visible()
     editing.get_by_role("button", name="Yes, delete e2e-handbook").click()
     expect(main.get_by_text("Deleted the connection e2e-handbook.")).to_be_visible()

@@ -64,6 +64,9 @@ def test_an_admin_adds_edits_and_deletes_a_connection(kbsync):
     assert not at.exception, at.exception
     assert "Saved the connection orders-kb." in texts(at) + str([s.value for s in at.success])
     assert listed_ids(at) == ["orders-kb", "sandbox", "sandbox-failing"]
+    # The add form is empty again, for the next one.
+    assert at.text_input(key=form_key("add", "id")).value == ""
+    assert at.selectbox(key=form_key("add", "type")).value == "default"
     saved = kbsync.connections.get("orders-kb")
     assert saved.credentials == {"type": "profile", "profile": "orders-reader"}
     assert not any("secret" in field.label.lower() for field in at.main.text_input)
