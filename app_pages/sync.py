@@ -42,7 +42,7 @@ if st.button(
     try:
         request = SyncRequest(
             connection.target, connection.credentials, validate_description(description),
-            connection.connection_id,
+            connection.connection_id, trigger="console",
         )
     except RequestValidationError as error:
         st.error(error.message)

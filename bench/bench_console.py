@@ -74,11 +74,12 @@ from streamlit.testing.v1 import AppTest
 
 import kbsync_core.history as core_history
 import kbsync_core.history_table as core_history_table
-from kbsync_core import sync as core_engine
+from kbsync_core import events
 from kbsync_core.config import Settings
+from kbsync_core.events import log_event
 from kbsync_core.models import AwsCredentials, Execution, ExecutionStatus, SyncTarget
 from kbsync_core.runtime import Kbsync, install_kbsync
-from kbsync_core.timefmt import iso_utc, log_line
+from kbsync_core.timefmt import iso_utc
 from kbsync_core.validation import SyncRequest
 from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 
@@ -223,29 +224,26 @@ def stored_execution(number: int) -> Execution:
     aws_status = {"FALLIDO": "FAILED", "DETENIDO": "STOPPED"}.get(status, "COMPLETE")
     finished = started + timedelta(seconds=40 + number % 300)
     moments = [started + timedelta(seconds=4 * step) for step in range(12)]
-    lines = [
-        log_line(core_engine.LOG_CREATED, moments[0]),
-        log_line(core_engine.LOG_STARTING, moments[0]),
-        log_line(core_engine.LOG_JOB_STARTED.format(job_id=job), moments[1]),
+    log = [
+        log_event(events.CREATED, moments[0]),
+        log_event(events.STARTING, moments[0]),
+        log_event(events.JOB_STARTED, moments[1], job_id=job),
     ]
-    lines += [
-        log_line(core_engine.LOG_STATUS.format(status="IN_PROGRESS"), moments[2 + step])
+    log += [
+        log_event(events.STATUS, moments[2 + step], status="IN_PROGRESS")
         for step in range(5 + number % 5)
     ]
     reasons = FAILURE_REASONS if status is ExecutionStatus.FALLIDO else []
     if status is ExecutionStatus.DETENIDO:
-        lines.append(log_line(core_engine.LOG_STOP_REQUESTED.format(job_id=job), finished))
-        lines.append(log_line(core_engine.LOG_STATUS.format(status="STOPPING"), finished))
-    lines += [
-        log_line(core_engine.LOG_FAILURE_REASON.format(reason=reason), finished)
-        for reason in reasons
-    ]
-    lines.append(
-        log_line(
+        log.append(log_event(events.STOP_REQUESTED, finished, job_id=job))
+        log.append(log_event(events.STATUS, finished, status="STOPPING"))
+    log += [log_event(events.FAILURE_REASON, finished, reason=reason) for reason in reasons]
+    log.append(
+        log_event(
             {
-                ExecutionStatus.COMPLETADO: core_engine.LOG_COMPLETED,
-                ExecutionStatus.FALLIDO: core_engine.LOG_FAILED,
-                ExecutionStatus.DETENIDO: core_engine.LOG_STOPPED,
+                ExecutionStatus.COMPLETADO: events.COMPLETED,
+                ExecutionStatus.FALLIDO: events.FAILED,
+                ExecutionStatus.DETENIDO: events.STOPPED,
             }[status],
             finished,
         )
@@ -262,7 +260,7 @@ def stored_execution(number: int) -> Execution:
         aws_status=aws_status,
         statistics=dict(STATISTICS),
         failure_reasons=list(reasons),
-        logs=lines,
+        events=log,
     )
 
 
@@ -389,8 +387,7 @@ def bench_refresh() -> dict:
         kbsync.store.record(
             execution_id,
             log=[
-                log_line(core_engine.LOG_STATUS.format(status="IN_PROGRESS"))
-                for _ in range(LONG_LOG_LINES)
+                log_event(events.STATUS, status="IN_PROGRESS") for _ in range(LONG_LOG_LINES)
             ],
         )
         long_log = refreshes()

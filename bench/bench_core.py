@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kbsync_core.events import CREATED, log_event
 from kbsync_core.history import aws_job_rows, merge_history
 from kbsync_core.history_table import history_frame
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
@@ -49,7 +50,7 @@ def make_local(number: int, target: SyncTarget = TARGET, with_job: bool = True) 
         job_id=job_id(number) if with_job else None,
         aws_status="COMPLETE",
         statistics=dict(STATISTICS),
-        logs=[f"[1/1/2026, 0:{number % 60:02d}:00] Ejecución creada."] * 6,
+        events=[log_event(CREATED, started)] * 6,
     )
 
 

@@ -16,7 +16,7 @@ import tomllib
 import traceback
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -34,7 +34,7 @@ from kbsync_core.errors import (
     ExecutionNotFoundError,
     NotMonitoredError,
 )
-from kbsync_core.models import AwsCredentials, Execution
+from kbsync_core.models import TRIGGER_API, AwsCredentials, Execution
 from kbsync_core.runtime import Kbsync
 from kbsync_core.tokens import ApiTokens
 from kbsync_core.validation import (
@@ -287,7 +287,7 @@ def start_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = N
     except ApiError as error:
         return error.reply
     try:
-        execution = kbsync.engine.start_sync(request)
+        execution = kbsync.engine.start_sync(replace(request, trigger=TRIGGER_API))
     except Exception as error:
         return internal_error("starting a sync", error, request.credentials)
     return ApiReply(202, {"executionId": execution.id})
@@ -320,7 +320,8 @@ def _start_connection_sync(
     except RequestValidationError as error:
         return error_reply(400, error.message)
     request = SyncRequest(
-        connection.target, credentials_for(connection), description, connection.id
+        connection.target, credentials_for(connection), description, connection.id,
+        trigger=TRIGGER_API,
     )
     try:
         execution = kbsync.engine.start_sync(request)

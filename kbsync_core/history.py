@@ -16,6 +16,7 @@ from kbsync_core.aws import AwsClients, aws_errors_explained
 from kbsync_core.models import (
     AWS_SOURCE,
     AWS_TERMINAL_STATUSES,
+    TRIGGER_AWS,
     Execution,
     ExecutionStatus,
     SyncTarget,
@@ -86,6 +87,7 @@ def aws_job_row(summary: dict, retrieved_line: str | None = None) -> dict:
         "statistics": dict(summary.get("statistics") or {}),
         "description": summary.get("description") or "",
         "failureReasons": [],
+        "trigger": TRIGGER_AWS,  # a job kbsync did not start, or no longer knows
     }
     if status in AWS_TERMINAL_STATUSES:
         row["finishedAt"] = iso_utc(updated)

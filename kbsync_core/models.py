@@ -4,6 +4,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kbsync_core.events import LogEvent, seed_line
 from kbsync_core.logsafety import redact_secrets
 
 DEFAULT_DESCRIPTION = "Sincronización ejecutada desde la interfaz de chat"
@@ -13,6 +14,15 @@ AWS_SOURCE = "AWS"
 # AWS ingestion-job statuses during which a job still needs watching.
 AWS_RUNNING_STATUSES = frozenset({"STARTING", "IN_PROGRESS", "STOPPING"})
 AWS_TERMINAL_STATUSES = frozenset({"COMPLETE", "FAILED", "STOPPED"})
+
+# Who started a sync: the console's Sync page, the JSON API, a schedule, or AWS itself (a job
+# kbsync did not start: one it was asked to monitor, or one it only reads in AWS's history).
+# None for executions stored before kbsync recorded it: unknown.
+TRIGGER_CONSOLE = "console"
+TRIGGER_API = "api"
+TRIGGER_SCHEDULE = "schedule"
+TRIGGER_AWS = "aws"
+TRIGGERS = frozenset({TRIGGER_CONSOLE, TRIGGER_API, TRIGGER_SCHEDULE, TRIGGER_AWS})
 
 
 class ExecutionStatus(StrEnum):
@@ -123,13 +133,21 @@ class Execution:
     aws_status: str | None = None
     statistics: dict[str, int] = field(default_factory=dict)
     failure_reasons: list[str] = field(default_factory=list)
-    logs: list[str] = field(default_factory=list)
+    # The log, oldest first: structured events (kbsync_core/events.py), rendered at the edge.
+    events: list[LogEvent] = field(default_factory=list)
     # The process stopped while this execution ran and nobody monitors it any more; it takes
     # its final state from AWS the next time this data source's history is read.
     interrupted: bool = False
     # The job that was already running when AWS answered ConflictException.
     conflict_job_id: str | None = None
     updated_at: str | None = None
+    # TRIGGERS, or None (unknown: stored before kbsync recorded who started a sync).
+    trigger: str | None = None
+
+    @property
+    def logs(self) -> list[str]:
+        """The log as the seeds' lines (`[5/3/2024, 10:00:00] Ejecución creada.`)."""
+        return [seed_line(event) for event in self.events]
 
     def to_dict(self) -> dict:
         """The seed 000 shape (finishedAt only once ended) plus kbsync's additions."""
@@ -154,6 +172,7 @@ class Execution:
                 "dataSourceId": self.target.data_source_id,
                 "interrupted": self.interrupted,
                 "conflictJobId": self.conflict_job_id,
+                "trigger": self.trigger,
             }
         )
         return body

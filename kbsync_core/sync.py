@@ -13,10 +13,12 @@ it is marked interrupted and settled from AWS history later. Workers never touch
 """
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from functools import partial
 
+from kbsync_core import events
 from kbsync_core.aws import (
     AwsClients,
     aws_error_code,
@@ -26,9 +28,11 @@ from kbsync_core.aws import (
 )
 from kbsync_core.config import Settings
 from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
+from kbsync_core.events import LogEvent, log_event
 from kbsync_core.models import (
     AWS_RUNNING_STATUSES,
     DEFAULT_DESCRIPTION,
+    TRIGGER_AWS,
     AwsCredentials,
     Execution,
     ExecutionStatus,
@@ -38,7 +42,7 @@ from kbsync_core.models import (
 from kbsync_core.runs import RunClosedError, RunCoordinator, Worker
 from kbsync_core.store import SYNC_KIND, ExecutionStore, Lease, LeaseLostError, RunRecord
 from kbsync_core.store.runs import ACTIVE, INTERRUPTED, now_ms
-from kbsync_core.timefmt import iso_utc, log_line, utc_now
+from kbsync_core.timefmt import iso_utc, utc_now
 from kbsync_core.validation import SyncRequest
 
 logger = logging.getLogger(__name__)
@@ -48,44 +52,6 @@ CONFLICT_LOOKUP_RESULTS = 10
 # Between two attempts at StartIngestionJob after transient failures: doubling from the poll
 # interval up to this, for as long as it takes (the clientToken makes every retry safe).
 START_RETRY_MAX_SECONDS = 60.0
-
-# The seed's log wording (000), and kbsync's additions in the same language and tone.
-LOG_CREATED = "Ejecución creada."
-LOG_STARTING = "Iniciando tarea de sincronización en Bedrock Knowledge Base..."
-LOG_JOB_STARTED = "Ingestion Job iniciado: {job_id}"
-LOG_STATUS = "Estado actual: {status}"
-LOG_COMPLETED = "Sincronización completada correctamente."
-LOG_FAILED = "La sincronización terminó con errores."
-LOG_FAILURE_REASON = "Motivo del fallo: {reason}"
-LOG_STOPPED = "Sincronización detenida."
-LOG_STOP_REQUESTED = "Deteniendo Ingestion Job: {job_id}"
-LOG_AWS_ERROR = "Error de AWS: {error}"
-LOG_INTERNAL_ERROR = "Error interno de kbsync: {error}"
-LOG_TRANSIENT = "Error transitorio al consultar el estado ({error}); se reintentará."
-LOG_START_RETRY = (
-    "Error transitorio al iniciar el Ingestion Job ({error}); se reintentará con el mismo "
-    "clientToken, sin riesgo de iniciar un segundo job."
-)
-LOG_CONFLICT = (
-    "Ya hay un Ingestion Job en curso en este data source: {job_id}. "
-    "Puede monitorizarlo en lugar de iniciar otro."
-)
-LOG_ATTACHED = "Monitorizando Ingestion Job existente: {job_id}"
-LOG_RESUMED = "Reanudando la monitorización."
-LOG_TAKEN_OVER = (
-    "Reanudando la monitorización: el proceso de kbsync que seguía esta ejecución dejó de "
-    "responder."
-)
-LOG_INTERRUPTED = (
-    "El proceso que seguía la ejecución se detuvo y ningún proceso de kbsync tiene credenciales "
-    "para seguirla; tomará su estado final de AWS cuando se consulte el historial del data "
-    "source con credenciales válidas."
-)
-LOG_RECONCILED = "Estado final recuperado desde AWS: {status}"
-LOG_SANDBOX_RESTARTED = (
-    "El proceso se reinició y el sandbox integrado no conserva sus jobs: "
-    "esta sincronización simulada se perdió."
-)
 
 CREDENTIALS_FROM_KEYS = "keys"
 CREDENTIALS_FROM_DEFAULT_CHAIN = "default"
@@ -137,6 +103,7 @@ class SyncEngine:
         # connection are taken over with them, whatever takeover_credentials says.
         self.connection_credentials = connection_credentials
         self.jobs_outlive_process = jobs_outlive_process
+        self._monitor_lock = threading.Lock()
         self.coordinator.register_kind(SYNC_KIND, self._take_over, self._can_take_over)
         if self._owns_coordinator:
             self.coordinator.start()
@@ -147,7 +114,7 @@ class SyncEngine:
         """Create the execution and return it at once; a background worker does the rest."""
         execution = self._create(
             request.target, request.description, request.credentials,
-            connection_id=request.connection_id,
+            connection_id=request.connection_id, trigger=request.trigger,
         )
         self._launch(self.coordinator.lease_for(execution.id), request.credentials)
         return execution
@@ -161,19 +128,23 @@ class SyncEngine:
     ) -> Execution:
         """An execution that watches a job someone else started (after a conflict, say).
 
-        A job already watched by an unfinished local execution keeps that one: one sync, one
-        execution, one worker, however often an operator presses the button.
+        A job kbsync already tracks on this data source keeps its execution, ended or not: one
+        sync, one execution, one worker and one History row, however often an operator presses
+        the button. An unfinished one nobody works is taken up with `credentials`.
         """
-        existing = self.store.find_by_job_ids(target, [job_id]).get(job_id)
-        if existing is not None and not existing.status.is_final:
+        with self._monitor_lock:  # two clicks at once in this process: one execution
+            existing = self.store.find_by_job_ids(target, [job_id]).get(job_id)
+            if existing is None:
+                execution = self._create(
+                    target, description, credentials, job_id=job_id,
+                    extra_events=[log_event(events.ATTACHED, job_id=job_id)],
+                    trigger=TRIGGER_AWS,
+                )
+                self._launch(self.coordinator.lease_for(execution.id), credentials)
+                return self.store.get(execution.id)
+        if not existing.status.is_final:
             self.resume(existing, credentials)  # nothing to do if someone works it already
-            return self.store.get(existing.id)
-        execution = self._create(
-            target, description, credentials, job_id=job_id,
-            extra_lines=[LOG_ATTACHED.format(job_id=job_id)],
-        )
-        self._launch(self.coordinator.lease_for(execution.id), credentials)
-        return self.store.get(execution.id)
+        return self.store.get(existing.id)
 
     def _create(
         self,
@@ -181,8 +152,9 @@ class SyncEngine:
         description: str,
         credentials: AwsCredentials,
         job_id: str | None = None,
-        extra_lines: tuple[str, ...] | list[str] = (),
+        extra_events: tuple[LogEvent, ...] | list[LogEvent] = (),
         connection_id: str | None = None,
+        trigger: str | None = None,
     ) -> Execution:
         now = utc_now()
         execution = Execution(
@@ -192,7 +164,8 @@ class SyncEngine:
             status=ExecutionStatus.PENDIENTE,
             started_at=iso_utc(now),
             job_id=job_id,
-            logs=[log_line(line, now) for line in (LOG_CREATED, *extra_lines)],
+            events=[log_event(events.CREATED, now), *extra_events],
+            trigger=trigger,
         )
         self.store.add(
             execution,
@@ -243,8 +216,8 @@ class SyncEngine:
             worker.details["target"] = self.store.get(worker.run_id).target
         return worker.details["target"]
 
-    def _log(self, worker: Worker, text: str, **changes) -> None:
-        self.store.record(worker.run_id, log=[log_line(text)], lease=worker.lease, **changes)
+    def _log(self, worker: Worker, event: LogEvent, **changes) -> None:
+        self.store.record(worker.run_id, log=[event], lease=worker.lease, **changes)
 
     def _pause(self, worker: Worker, seconds: float) -> bool:
         """Wait up to `seconds` (a stop request cuts it short); True if the worker must leave."""
@@ -253,7 +226,7 @@ class SyncEngine:
         return self.coordinator.should_leave(worker)
 
     def _start_and_watch(self, worker: Worker, execution: Execution) -> None:
-        self._log(worker, LOG_STARTING)
+        self._log(worker, log_event(events.STARTING))
         try:
             job = self._start_job(worker, execution)
         except Exception as error:
@@ -265,7 +238,7 @@ class SyncEngine:
             return  # leaving; the next worker retries with the same clientToken
         self._log(
             worker,
-            LOG_JOB_STARTED.format(job_id=job["ingestionJobId"]),
+            log_event(events.JOB_STARTED, job_id=job["ingestionJobId"]),
             job_id=job["ingestionJobId"],
             aws_status=job["status"],
             status=map_aws_status(job["status"]),
@@ -288,7 +261,7 @@ class SyncEngine:
                     description=execution.description,
                 )["ingestionJob"]
             except Exception as error:
-                self._log_transient(worker, LOG_START_RETRY, error)
+                self._log_transient(worker, events.START_RETRY, error)
             if self._pause(worker, wait):
                 return None
             wait = min(wait * 2, START_RETRY_MAX_SECONDS)
@@ -321,15 +294,14 @@ class SyncEngine:
                 ingestionJobId=job_id,
             )["ingestionJob"]
         except Exception as error:
-            self._log_transient(worker, LOG_TRANSIENT, error)
+            self._log_transient(worker, events.POLL_RETRY, error)
             return None
 
-    def _log_transient(self, worker: Worker, template: str, error: Exception) -> None:
+    def _log_transient(self, worker: Worker, event: str, error: Exception) -> None:
         """Log a transient AWS error (the caller tries again); re-raise any other."""
         if not is_transient(error):
             raise error
-        text = template.format(error=describe_aws_error(error, worker.credentials))
-        self._log(worker, text)
+        self._log(worker, log_event(event, error=describe_aws_error(error, worker.credentials)))
 
     def _poll_until_answered(self, worker: Worker, job_id: str) -> dict | None:
         while True:
@@ -366,7 +338,7 @@ class SyncEngine:
     def _record_progress(self, worker: Worker, job: dict) -> None:
         self._log(
             worker,
-            LOG_STATUS.format(status=job["status"]),
+            log_event(events.STATUS, status=job["status"]),
             aws_status=job["status"],
             status=map_aws_status(job["status"]),
             statistics=job.get("statistics") or {},
@@ -374,7 +346,7 @@ class SyncEngine:
 
     def _send_stop(self, worker: Worker, job_id: str) -> bool:
         """StopIngestionJob; False when it should be sent again (a transient failure)."""
-        self._log(worker, LOG_STOP_REQUESTED.format(job_id=job_id))
+        self._log(worker, log_event(events.STOP_REQUESTED, job_id=job_id))
         target = self._target_of(worker)
         try:
             self._client(worker).stop_ingestion_job(
@@ -387,9 +359,7 @@ class SyncEngine:
             conflict = aws_error_code(error) == "ConflictException"
             if not (conflict or is_transient(error)):
                 raise
-            self._log(
-                worker, LOG_AWS_ERROR.format(error=describe_aws_error(error, worker.credentials))
-            )
+            self._log(worker, self._aws_error(worker, error))
             return conflict
         return True
 
@@ -398,18 +368,21 @@ class SyncEngine:
         without its finishedAt, statistics and closing log lines."""
         status = map_aws_status(job["status"])
         reasons = list(job.get("failureReasons") or [])
-        lines = [LOG_STATUS.format(status=job["status"])] if status_line else []
-        lines += [LOG_FAILURE_REASON.format(reason=reason) for reason in reasons]
-        lines.append(
-            {
-                ExecutionStatus.COMPLETADO: LOG_COMPLETED,
-                ExecutionStatus.DETENIDO: LOG_STOPPED,
-            }.get(status, LOG_FAILED)
-        )
         now = utc_now()
+        ending = [log_event(events.STATUS, now, status=job["status"])] if status_line else []
+        ending += [log_event(events.FAILURE_REASON, now, reason=reason) for reason in reasons]
+        ending.append(
+            log_event(
+                {
+                    ExecutionStatus.COMPLETADO: events.COMPLETED,
+                    ExecutionStatus.DETENIDO: events.STOPPED,
+                }.get(status, events.FAILED),
+                now,
+            )
+        )
         self.store.record(
             lease.run_id,
-            log=[log_line(line, now) for line in lines],
+            log=ending,
             lease=lease,
             status=status if status.is_final else ExecutionStatus.FALLIDO,
             aws_status=job["status"],
@@ -420,17 +393,22 @@ class SyncEngine:
 
     def _fail_with_conflict(self, worker: Worker, error: BaseException) -> None:
         running_job_id = self._find_running_job(worker)
-        lines = [LOG_AWS_ERROR.format(error=describe_aws_error(error, worker.credentials))]
+        ending = [self._aws_error(worker, error)]
         if running_job_id:
-            lines.append(LOG_CONFLICT.format(job_id=running_job_id))
-        self._end_failed(worker.lease, lines, conflict_job_id=running_job_id)
+            ending.append(log_event(events.CONFLICT, job_id=running_job_id))
+        self._end_failed(worker.lease, ending, conflict_job_id=running_job_id)
 
-    def _end_failed(self, lease: Lease, lines: list[str], **changes) -> None:
-        """End an execution FALLIDO with these log lines, in one write."""
+    @staticmethod
+    def _aws_error(worker: Worker, error: BaseException) -> LogEvent:
+        """AWS's own words about an error, the worker's keys taken out."""
+        return log_event(events.AWS_ERROR, error=describe_aws_error(error, worker.credentials))
+
+    def _end_failed(self, lease: Lease, ending: list[LogEvent], **changes) -> None:
+        """End an execution FALLIDO with these log events, in one write."""
         now = utc_now()
         self.store.record(
             lease.run_id,
-            log=[log_line(line, now) for line in lines],
+            log=ending,
             lease=lease,
             status=ExecutionStatus.FALLIDO,
             finished_at=iso_utc(now),
@@ -454,13 +432,14 @@ class SyncEngine:
 
     def _fail(self, worker: Worker, error: BaseException) -> None:
         if is_aws_error(error):
-            text = LOG_AWS_ERROR.format(error=describe_aws_error(error, worker.credentials))
+            event = self._aws_error(worker, error)
         else:
             logger.exception("Execution %s failed inside kbsync", worker.run_id)
-            text = LOG_INTERNAL_ERROR.format(
-                error=worker.credentials.redact(f"{type(error).__name__}: {error}")
+            event = log_event(
+                events.INTERNAL_ERROR,
+                error=worker.credentials.redact(f"{type(error).__name__}: {error}"),
             )
-        self._end_failed(worker.lease, [text])
+        self._end_failed(worker.lease, [event])
 
     # -- stopping ----------------------------------------------------------------------------
 
@@ -503,7 +482,7 @@ class SyncEngine:
         """
 
         def begin(lease: Lease) -> None:
-            self.store.record(execution.id, log=[log_line(LOG_RESUMED)], lease=lease)
+            self.store.record(execution.id, log=[log_event(events.RESUMED)], lease=lease)
             self._launch(lease, credentials)
 
         return self.coordinator.adopt(execution.id, (ACTIVE, INTERRUPTED), begin)
@@ -537,15 +516,15 @@ class SyncEngine:
         """A run nobody worked (its replica died, or nobody had credentials for it) that this
         replica just claimed."""
         if not self.jobs_outlive_process:
-            self._end_failed(lease, [LOG_SANDBOX_RESTARTED])
+            self._end_failed(lease, [log_event(events.SANDBOX_RESTARTED)])
             return
         credentials = self._takeover_credentials(run)
         if credentials is None:
-            self.store.record(run.id, log=[log_line(LOG_INTERRUPTED)], lease=lease)
+            self.store.record(run.id, log=[log_event(events.INTERRUPTED)], lease=lease)
             self.store.runs.interrupt(lease)
             return
-        line = LOG_RESUMED if run.state == INTERRUPTED else LOG_TAKEN_OVER
-        self.store.record(run.id, log=[log_line(line)], lease=lease)
+        event = events.RESUMED if run.state == INTERRUPTED else events.TAKEN_OVER
+        self.store.record(run.id, log=[log_event(event)], lease=lease)
         self._launch(lease, credentials)
 
     def reconcile_interrupted(
@@ -566,11 +545,11 @@ class SyncEngine:
 
     def _settle(self, credentials: AwsCredentials, job: dict | None, lease: Lease) -> None:
         if job is None or job["status"] in AWS_RUNNING_STATUSES:
-            self.store.record(lease.run_id, log=[log_line(LOG_RESUMED)], lease=lease)
+            self.store.record(lease.run_id, log=[log_event(events.RESUMED)], lease=lease)
             self._launch(lease, credentials)
             return
         self.store.record(
-            lease.run_id, log=[log_line(LOG_RECONCILED.format(status=job["status"]))], lease=lease
+            lease.run_id, log=[log_event(events.RECONCILED, status=job["status"])], lease=lease
         )
         self._finish(lease, job)
 

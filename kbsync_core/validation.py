@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kbsync_core.models import DEFAULT_DESCRIPTION, AwsCredentials, SyncTarget
+from kbsync_core.models import DEFAULT_DESCRIPTION, TRIGGER_API, AwsCredentials, SyncTarget
 
 MISSING_SYNC_PARAMETERS = "Faltan parámetros de sincronización."
 MISSING_HISTORY_PARAMETERS = "Faltan parámetros para consultar historial de sincronización."
@@ -110,6 +110,8 @@ class SyncRequest:
     description: str = DEFAULT_DESCRIPTION
     # The connection the target and credentials came from, if any.
     connection_id: str | None = None
+    # Who asks (kbsync_core.models.TRIGGERS): the API unless said otherwise.
+    trigger: str = TRIGGER_API
 
 
 @dataclass(frozen=True)

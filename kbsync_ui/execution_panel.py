@@ -75,7 +75,7 @@ def _panel(
         render_statistics(execution.statistics)
         _problems(execution)
         _conflict(kbsync, execution, connection, can_operate)
-        render_log(execution.logs)
+        render_log(execution.events)
 
 
 def _problems(execution: Execution) -> None:

@@ -56,7 +56,7 @@ def render_selected_sync(kbsync: Kbsync, request: HistoryRequest, row: dict) -> 
         render_statistics(row.get("statistics") or {})
         for reason in _failure_reasons(kbsync, request, row):
             st.error(reason, icon=":material/cancel:")
-        render_log(row.get("logs") or [])
+        render_log(kbsync.store.events_of(row["id"]))  # none for a row of AWS alone
 
 
 def _failure_reasons(kbsync: Kbsync, request: HistoryRequest, row: dict) -> list[str]:

@@ -1,10 +1,11 @@
-"""Sync executions (seed 000's records), their log lines, and their runs, persisted."""
+"""Sync executions (seed 000's records), their log events, and their runs, persisted."""
 
 import threading
 from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 
+from kbsync_core.events import LogEvent
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.store.connections import ConnectionStore
 from kbsync_core.store.database import create_database_engine, is_in_memory, upgrade_schema
@@ -23,8 +24,8 @@ from kbsync_core.timefmt import iso_utc, utc_now
 DEFAULT_LIST_LIMIT = 50
 SYNC_KIND = "sync"
 
-# The fields of Execution that are columns (logs and target are stored apart; `interrupted`
-# is the run's state).
+# The fields of Execution that are columns (events and target are stored apart; `interrupted`
+# is the run's state; `trigger` is written once, with the execution).
 UPDATABLE_FIELDS = frozenset(
     {
         "status", "finished_at", "job_id", "aws_status", "statistics", "failure_reasons",
@@ -96,12 +97,17 @@ class ExecutionStore:
                 credential_source, profile_name, connection_id,
             )
             connection.execute(executions_table.insert().values(**row))
-            self._insert_logs(connection, execution.id, execution.logs)
+            self._insert_events(connection, execution.id, execution.events)
 
     def record(
-        self, execution_id: str, *, log: Iterable[str] = (), lease: Lease | None = None, **changes
+        self,
+        execution_id: str,
+        *,
+        log: Iterable[LogEvent] = (),
+        lease: Lease | None = None,
+        **changes,
     ) -> None:
-        """Change fields and append log lines of one execution, in one transaction.
+        """Change fields and append log events of one execution, in one transaction.
 
         With `lease`, the write happens only if this replica still holds the run (LeaseLostError
         otherwise, and nothing is written), and renews it. A final status ends the run.
@@ -121,18 +127,26 @@ class ExecutionStore:
                 .where(executions_table.c.id == execution_id)
                 .values(**changes)
             )
-            self._insert_logs(connection, execution_id, list(log))
+            self._insert_events(connection, execution_id, list(log))
             if ends:
                 end_within(connection, execution_id)
         for listener in self._write_listeners:
             listener(execution_id)
 
     @staticmethod
-    def _insert_logs(connection, execution_id: str, lines: list[str]) -> None:
-        if lines:
+    def _insert_events(connection, execution_id: str, events: list[LogEvent]) -> None:
+        if events:
             connection.execute(
                 execution_logs_table.insert(),
-                [{"execution_id": execution_id, "line": line} for line in lines],
+                [
+                    {
+                        "execution_id": execution_id,
+                        "at": event.at,
+                        "event": event.event,
+                        "event_values": dict(event.values),
+                    }
+                    for event in events
+                ],
             )
 
     # -- reading -----------------------------------------------------------------------------
@@ -173,6 +187,11 @@ class ExecutionStore:
     def list_interrupted(self, target: SyncTarget) -> list[Execution]:
         return self._select(sa.and_(_target_clause(target), runs_table.c.state == INTERRUPTED))
 
+    def events_of(self, execution_id: str) -> list[LogEvent]:
+        """One execution's log, oldest first; [] for an id kbsync does not know."""
+        with self._read_lock, self._engine.connect() as connection:
+            return self._events_for(connection, [execution_id]).get(execution_id, [])
+
     def connection_of(self, execution_id: str) -> str | None:
         """The connection the execution's run works with; None for one started with keys or
         the server's own credentials."""
@@ -196,22 +215,23 @@ class ExecutionStore:
             query = query.limit(limit)
         with self._read_lock, self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-            logs = self._logs_for(connection, [row["id"] for row in rows])
-        return [_execution_from_row(row, logs.get(row["id"], [])) for row in rows]
+            events = self._events_for(connection, [row["id"] for row in rows])
+        return [_execution_from_row(row, events.get(row["id"], [])) for row in rows]
 
     @staticmethod
-    def _logs_for(connection, execution_ids: list[str]) -> dict[str, list[str]]:
+    def _events_for(connection, execution_ids: list[str]) -> dict[str, list[LogEvent]]:
         if not execution_ids:
             return {}
+        logs = execution_logs_table.c
         result = connection.execute(
-            sa.select(execution_logs_table.c.execution_id, execution_logs_table.c.line)
-            .where(execution_logs_table.c.execution_id.in_(execution_ids))
-            .order_by(execution_logs_table.c.id)
+            sa.select(logs.execution_id, logs.at, logs.event, logs.event_values)
+            .where(logs.execution_id.in_(execution_ids))
+            .order_by(logs.id)
         )
-        logs: dict[str, list[str]] = {}
-        for execution_id, line in result:
-            logs.setdefault(execution_id, []).append(line)
-        return logs
+        events: dict[str, list[LogEvent]] = {}
+        for execution_id, at, event, values in result:
+            events.setdefault(execution_id, []).append(LogEvent(at, event, values or {}))
+        return events
 
     def close(self) -> None:
         """Idempotent: release the database's connections."""
@@ -244,10 +264,11 @@ def _row_from_execution(execution: Execution) -> dict:
         "statistics": execution.statistics,
         "failure_reasons": execution.failure_reasons,
         "conflict_job_id": execution.conflict_job_id,
+        "trigger": execution.trigger,
     }
 
 
-def _execution_from_row(row, logs: list[str]) -> Execution:
+def _execution_from_row(row, events: list[LogEvent]) -> Execution:
     return Execution(
         id=row["id"],
         target=SyncTarget(row["region"], row["knowledge_base_id"], row["data_source_id"]),
@@ -262,5 +283,6 @@ def _execution_from_row(row, logs: list[str]) -> Execution:
         failure_reasons=list(row["failure_reasons"] or []),
         interrupted=bool(row["interrupted"]),
         conflict_job_id=row["conflict_job_id"],
-        logs=logs,
+        trigger=row["trigger"],
+        events=events,
     )

@@ -55,6 +55,9 @@ executions_table = sa.Table(
     sa.Column("statistics", sa.JSON, nullable=False),
     sa.Column("failure_reasons", sa.JSON, nullable=False),
     sa.Column("conflict_job_id", sa.String(16)),
+    # Who started it: console, api, schedule or aws (kbsync_core.models.TRIGGERS); NULL for
+    # executions stored before kbsync recorded it (migration 0005): unknown.
+    sa.Column("trigger", sa.String(16)),
     sa.Index(
         "ix_executions_target_started",
         "region", "knowledge_base_id", "data_source_id", "started_at",
@@ -74,7 +77,12 @@ execution_logs_table = sa.Table(
         nullable=False,
         index=True,
     ),
-    sa.Column("line", sa.Text, nullable=False),
+    # One event of the execution's log (kbsync_core/events.py): when (ISO 8601 UTC, as
+    # iso_utc writes it), which event of the catalogue, and its values (a JSON object). Not
+    # null in every row kbsync writes; nullable only because SQLite adds columns no other way.
+    sa.Column("at", sa.String(24)),
+    sa.Column("event", sa.String(32)),
+    sa.Column("event_values", sa.JSON),
 )
 
 # API tokens (`python -m kbsync tokens`). Only the token's SHA-256 is kept: the token itself is

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import botocore.exceptions
@@ -13,6 +14,7 @@ from kbsync_api import contract as api
 from kbsync_core.aws import aws_errors_explained
 from kbsync_core.config import Settings
 from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
+from kbsync_core.events import CREATED, log_event
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.store import ExecutionStore
 from kbsync_core.tokens import ApiTokens
@@ -26,7 +28,7 @@ EXECUTION = Execution(
     description="unit",
     status=ExecutionStatus.EN_EJECUCION,
     started_at="2026-01-01T00:00:00.000Z",
-    logs=["[1/1/2026, 0:00:00] Ejecución creada."],
+    events=[log_event(CREATED, datetime(2026, 1, 1, tzinfo=UTC))],
 )
 
 json_values = st.recursive(

@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+from kbsync_core.events import CREATED, log_event
 from kbsync_core.history import aws_job_row, aws_job_rows, merge_history
 from kbsync_core.history_table import history_frame
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
@@ -30,7 +31,7 @@ def local(execution_id, job_id, status, minutes_after=0, **fields):
         status=status,
         started_at=(T0 + timedelta(minutes=minutes_after)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         job_id=job_id,
-        logs=["[5/3/2024, 15:30:00] Ejecución creada."],
+        events=[log_event(CREATED, T0)],
         **fields,
     )
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from kbsync_core.events import LINE, log_event
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.store import ExecutionStore, Lease, LeaseLostError
 
@@ -48,11 +49,11 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_can_no_longer_write(s
     assert theirs.runs.claim(new)
 
     with pytest.raises(LeaseLostError):
-        mine.record(RUN_ID, log=["from the stalled replica"], lease=old,
+        mine.record(RUN_ID, log=[log_event(LINE, line="from the stalled replica")], lease=old,
                     status=ExecutionStatus.FALLIDO)
     with pytest.raises(LeaseLostError):
         mine.runs.checkpoint(old)
-    theirs.record(RUN_ID, log=["from the new holder"], lease=new)
+    theirs.record(RUN_ID, log=[log_event(LINE, line="from the new holder")], lease=new)
     execution = theirs.get(RUN_ID)
     assert execution.status is ExecutionStatus.PENDIENTE
     assert execution.logs == ["from the new holder"]

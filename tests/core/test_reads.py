@@ -3,6 +3,7 @@ write by this process is seen at once."""
 
 import pytest
 
+from kbsync_core.events import LINE, log_event
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.reads import ExecutionReads
 from kbsync_core.store import ExecutionStore, Lease
@@ -53,7 +54,7 @@ def test_another_replicas_change_shows_once_the_brief_freshness_ran_out(stores):
     reads = ExecutionReads(mine, fresh_seconds=0.25, clock=clock)
     lease = add_running(theirs)
     assert reads.get(RUN_ID).logs == []
-    theirs.record(RUN_ID, log=["progress"], lease=lease)
+    theirs.record(RUN_ID, log=[log_event(LINE, line="progress")], lease=lease)
     assert reads.peek(RUN_ID).logs == []  # read 0 s ago: still served
     clock.now = 0.25
     assert reads.peek(RUN_ID) is None
@@ -65,7 +66,7 @@ def test_this_replicas_write_is_seen_at_once(stores):
     reads = ExecutionReads(mine, clock=Clock())
     lease = add_running(mine)
     reads.get(RUN_ID)
-    mine.record(RUN_ID, log=["progress"], lease=lease)
+    mine.record(RUN_ID, log=[log_event(LINE, line="progress")], lease=lease)
     assert reads.peek(RUN_ID) is None
     assert reads.get(RUN_ID).logs == ["progress"]
 

@@ -3,11 +3,17 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from kbsync_core.events import LINE, log_event
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.store import ExecutionStore, Lease
 
 TARGET = SyncTarget("us-east-1", "ABCDEFGHIJ", "KLMNOPQRST")
 OTHER_TARGET = SyncTarget("us-east-1", "ABCDEFGHIJ", "OTHERDS123")
+
+
+def line(text: str):
+    """A log event the API shows as `text`, verbatim."""
+    return log_event(LINE, line=text)
 
 
 def make_execution(number: int, target: SyncTarget = TARGET, **fields) -> Execution:
@@ -17,7 +23,7 @@ def make_execution(number: int, target: SyncTarget = TARGET, **fields) -> Execut
         description=f"sync {number}",
         status=fields.pop("status", ExecutionStatus.PENDIENTE),
         started_at=f"2024-03-05T10:{number // 60 % 60:02d}:{number % 60:02d}.000Z",
-        logs=[f"line {number}"],
+        events=[line(f"line {number}")],
         **fields,
     )
 
@@ -40,7 +46,7 @@ def test_an_execution_round_trips_with_everything_it_carries(store):
     store.add(make_execution(1))
     store.record(
         "exec-00001",
-        log=["second", "third"],
+        log=[line("second"), line("third")],
         status=ExecutionStatus.FALLIDO,
         job_id="JOB0000001",
         aws_status="FAILED",
@@ -91,7 +97,7 @@ def test_a_file_store_survives_reopening(tmp_path):
     url = f"sqlite:///{tmp_path}/nested/dir/kb.sqlite3"
     first = ExecutionStore(url)
     first.add(make_execution(7))
-    first.record("exec-00007", log=["after"])
+    first.record("exec-00007", log=[line("after")])
     first.close()
     first.close()  # closing twice is harmless
     second = ExecutionStore(url)
@@ -103,8 +109,8 @@ def test_many_threads_write_at_once_and_nothing_is_lost(store):
     store.add(make_execution(1))
 
     def write(thread_number):
-        for line in range(25):
-            store.record("exec-00001", log=[f"t{thread_number}-{line}"])
+        for number in range(25):
+            store.record("exec-00001", log=[line(f"t{thread_number}-{number}")])
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
     for thread in threads:

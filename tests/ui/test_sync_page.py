@@ -1,5 +1,7 @@
 """The Sync page: start, watch to the end, stop, and the conflict path."""
 
+import re
+
 import boto3
 
 from kbsync_core.models import ExecutionStatus
@@ -28,7 +30,7 @@ def test_start_shows_the_execution_and_it_runs_to_completado(console, kbsync):
     execution = kbsync.engine.get(execution_id)
     page = texts(console)
     assert f"`{execution.job_id}`" in page
-    assert "Sincronización completada correctamente." in page
+    assert re.search(r"\n\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC  Sync completed successfully\.", page)
     metrics = {metric.label: metric.value for metric in console.metric}
     assert metrics["Scanned"] == str(execution.statistics["numberOfDocumentsScanned"]) == "20"
     assert metrics["New"] == "20"
@@ -38,6 +40,9 @@ def test_start_shows_the_execution_and_it_runs_to_completado(console, kbsync):
     session_table = console.dataframe[0].value
     assert list(session_table["Status"]) == ["✅ Completed"]
     assert "Stop sync" not in [button.label for button in console.button]
+    assert execution.trigger == "console"
+    console.session_state["console_language"] = "es"  # the log follows the console's language
+    assert "UTC  Sincronización completada correctamente." in texts(console.run())
 
 
 def test_stop_sync_reaches_detenido(console, kbsync):
@@ -49,7 +54,7 @@ def test_stop_sync_reaches_detenido(console, kbsync):
     console.button(key=f"stop-{execution_id}").click().run()
     kbsync.sandbox.speed = 200
     rerun_until(console, lambda at: "Stopped" in badge(at))
-    assert "Sincronización detenida." in texts(console)
+    assert "UTC  Sync stopped." in texts(console)
     assert [toast.value for toast in console.toast][-1].startswith("Sync stopped")
 
 
