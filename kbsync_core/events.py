@@ -166,17 +166,21 @@ def log_event(name: str, moment: datetime | None = None, **values: str) -> LogEv
     return LogEvent(iso_utc(moment or utc_now()), name, {k: str(v) for k, v in values.items()})
 
 
-def _text(event: LogEvent, template: str) -> str:
-    try:
-        return template.format_map(event.values)
-    except (KeyError, ValueError, IndexError):  # an event stored with other values
-        return " ".join([event.event, *map(str, event.values.values())])
+def _text(event: LogEvent, template: str | None) -> str:
+    """The template with the event's values; an event this kbsync does not know (a newer
+    one's), or stored with other values, as its name and values."""
+    if template is not None:
+        try:
+            return template.format_map(event.values)
+        except (KeyError, ValueError, IndexError):
+            pass
+    return " ".join([event.event, *map(str, event.values.values())])
 
 
 def seed_text(event: LogEvent) -> str:
     """The event's text in the seeds' words, without its time."""
     kind = CATALOGUE.get(event.event)
-    return _text(event, kind.spanish) if kind else _text(event, "")
+    return _text(event, kind.spanish if kind else None)
 
 
 def seed_line(event: LogEvent) -> str:
@@ -190,7 +194,7 @@ def describe(event: LogEvent, language: str) -> str:
     """The event's text alone, in English (`en`) or Spanish (`es`)."""
     kind = CATALOGUE.get(event.event)
     if kind is None:
-        return _text(event, "")
+        return _text(event, None)
     return _text(event, kind.spanish if language == SPANISH else kind.english)
 
 

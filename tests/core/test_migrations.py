@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,14 +47,19 @@ def fixture_rows() -> tuple[list[dict], list[dict]]:
     return executions, logs
 
 
-def assert_nothing_lost(store: ExecutionStore) -> None:
+def assert_nothing_lost(store: ExecutionStore, added: dict[str, list[str]] | None = None) -> None:
+    """Every row of the fixture is there; and the lines `added` to it, by execution id."""
     executions, logs = fixture_rows()
     assert store.count() == len(executions) == 6
     for row in executions:
         execution = store.get(row["id"])
         expected_logs = [log["line"] for log in sorted(logs, key=lambda log: log["id"])
                          if log["execution_id"] == row["id"]]
-        assert execution.logs == expected_logs
+        expected_logs += (added or {}).get(row["id"], [])
+        assert execution.logs == expected_logs  # the API's lines, byte for byte
+        assert execution.events[0].event == "created"
+        assert execution.trigger is None  # who started it was not recorded: unknown
+        assert execution.to_dict()["trigger"] is None
         assert str(execution.status) == row["status"]
         assert execution.description == row["description"]
         assert execution.job_id == row["job_id"]
@@ -76,18 +82,58 @@ def assert_runs_follow_the_executions(store: ExecutionStore) -> None:
     assert [e.id for e in store.list_interrupted(store.get(RUNNING_ID).target)] == [RUNNING_ID]
 
 
+def assert_lines_became_events(store: ExecutionStore) -> None:
+    """Each line of 0.1.0 is the event it was written for, at the UTC time it was written (the
+    fixture was written on a server in UTC)."""
+    failed = store.get(FAILED_ID)
+    assert [(e.at, e.event, dict(e.values)) for e in failed.events] == [
+        ("2026-11-21T01:00:00.000Z", "created", {}),
+        ("2026-11-21T01:00:30.000Z", "failure_reason",
+         {"reason": "Document broken.pdf could not be parsed"}),
+        ("2026-11-21T01:00:30.000Z", "failed", {}),
+    ]
+    assert [(e.event, dict(e.values)) for e in store.get(RUNNING_ID).events] == [
+        ("created", {}), ("job_started", {"job_id": "JOBAAAAAA5"}),
+    ]
+    refused = store.get("0b7c2a57-2c7e-4bde-9a55-1f0d8a1c0004").events
+    assert (refused[1].event, dict(refused[1].values)) == (
+        "aws_error", {"error": "ConflictException: busy"}
+    )
+    for row in fixture_rows()[0]:
+        assert store.get(row["id"]).events[0].at == row["started_at"]
+
+
 def assert_upgraded_with_nothing_lost(url: str) -> None:
     """kbsync opens the database: at the newest revision, every row of 0.1.0 is there."""
     store = ExecutionStore(url)
     try:
         assert current_revision(store.engine) == HEAD_REVISION
         assert_nothing_lost(store)
+        assert_lines_became_events(store)
         assert_runs_follow_the_executions(store)
     finally:
         store.close()
 
 
-def test_a_sqlite_database_from_0_1_0_upgrades_with_nothing_lost(tmp_path):
+@pytest.fixture
+def server_in(monkeypatch):
+    """Run the test as a server in this time zone: stored lines were written in local time."""
+
+    def move_to(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield move_to
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def server_in_utc(server_in):
+    server_in("UTC")
+
+
+def test_a_sqlite_database_from_0_1_0_upgrades_with_nothing_lost(tmp_path, server_in_utc):
     database = tmp_path / "kbsync.sqlite3"
     shutil.copy(FIXTURE, database)
     assert_upgraded_with_nothing_lost(f"sqlite:///{database}")
@@ -99,9 +145,16 @@ def test_a_sqlite_database_from_0_1_0_upgrades_with_nothing_lost(tmp_path):
         again.close()
 
 
-def test_a_postgresql_database_at_0_1_0s_schema_upgrades_with_nothing_lost(postgres_url):
-    # 0.1.0 ran on SQLite only: build its schema on PostgreSQL with the baseline revision,
-    # load the fixture's rows into it, then let kbsync open it.
+def test_a_postgresql_database_at_0_1_0s_schema_upgrades_with_nothing_lost(
+    postgres_url, server_in_utc
+):
+    load_0_1_0_into_postgresql(postgres_url)
+    assert_upgraded_with_nothing_lost(postgres_url)
+
+
+def load_0_1_0_into_postgresql(postgres_url: str) -> None:
+    """0.1.0 ran on SQLite only: build its schema on PostgreSQL with the baseline revision, and
+    load the fixture's rows into it."""
     executions, logs = fixture_rows()
     engine = create_database_engine(postgres_url)
     with engine.connect() as connection:
@@ -125,7 +178,63 @@ def test_a_postgresql_database_at_0_1_0s_schema_upgrades_with_nothing_lost(postg
         connection.commit()
     engine.dispose()
 
-    assert_upgraded_with_nothing_lost(postgres_url)
+
+# Lines 0.1.0 may hold besides the fixture's (written on a server in Madrid), each with what it
+# must become: its event and values, or kept whole (`line`).
+ODD_LINES = [
+    ("[24/11/2026, 2:00:05] Estado actual: IN_PROGRESS", "status", {"status": "IN_PROGRESS"}),
+    (
+        "[24/11/2026, 2:00:06] Error transitorio al consultar el estado (ThrottlingException: "
+        "Rate exceeded (slow down)\nRequestId: 7); se reintentará.",
+        "poll_retry",
+        {"error": "ThrottlingException: Rate exceeded (slow down)\nRequestId: 7"},
+    ),
+    ("[24/11/2026, 2:00:07] Una nota que ninguna plantilla dice", "text",
+     {"text": "Una nota que ninguna plantilla dice"}),
+    ("no time at all", "line", {"line": "no time at all"}),
+    ("[24/11/2026, 02:00:09] Ejecución creada.", "line",
+     {"line": "[24/11/2026, 02:00:09] Ejecución creada."}),
+    ("[24/11/2026, 2:00:10] Reanudando la monitorización.", "resumed", {}),
+]
+
+
+def test_every_stored_line_becomes_an_event_and_the_api_reads_it_as_before(
+    database_url, server_in, tmp_path
+):
+    server_in("Europe/Madrid")
+    if database_url.startswith("sqlite"):
+        shutil.copy(FIXTURE, database_url.removeprefix("sqlite:///"))
+    else:
+        load_0_1_0_into_postgresql(database_url)
+    engine = create_database_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO execution_logs (id, execution_id, line) VALUES (:n, :id, :line)"),
+            [{"n": 100 + n, "id": RUNNING_ID, "line": line}
+             for n, (line, _event, _values) in enumerate(ODD_LINES)],
+        )
+    engine.dispose()
+
+    store = ExecutionStore(database_url)
+    try:
+        running = store.get(RUNNING_ID)
+        odd = running.events[2:]
+        assert [(e.event, dict(e.values)) for e in odd] == [
+            (event, values) for _line, event, values in ODD_LINES
+        ]
+        # Times read in Madrid (UTC+1), as they were written; a line showing none takes the
+        # time of the line before it.
+        assert [e.at for e in odd] == [
+            "2026-11-24T01:00:05.000Z", "2026-11-24T01:00:06.000Z", "2026-11-24T01:00:07.000Z",
+            "2026-11-24T01:00:07.000Z", "2026-11-24T01:00:09.000Z", "2026-11-24T01:00:10.000Z",
+        ]
+        # Every line, the fixture's own too, byte for byte as before (in Madrid, as written).
+        assert_nothing_lost(store, {RUNNING_ID: [line for line, _event, _values in ODD_LINES]})
+        with store.engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("execution_logs")}
+        assert "line" not in columns and {"at", "event", "event_values"} <= columns
+    finally:
+        store.close()
 
 
 OPEN_STORE = """
