@@ -80,7 +80,15 @@ def test_returns_at_once_with_a_pending_record(engine):
     assert execution.status is ExecutionStatus.PENDIENTE
     assert execution.logs[0].endswith("] Ejecución creada.")
     assert re.fullmatch(r"[0-9a-f-]{36}", execution.id)
+    assert execution.trigger == "api"  # a SyncRequest says who asks; the API unless told
     run_to_end(engine, execution.id)
+
+
+def test_an_execution_keeps_who_started_it(engine):
+    started = engine.start_sync(replace(sync_request(), trigger="console"))
+    done = run_to_end(engine, started.id)
+    assert done.trigger == "console"
+    assert done.to_dict()["trigger"] == "console"
 
 
 def test_a_sync_completes_with_the_sandboxs_real_counts(engine, sandboxed):
@@ -172,6 +180,7 @@ def test_conflict_names_the_running_job_and_attaching_monitors_it(engine, sandbo
 
     attached = engine.monitor_job(TARGET, CREDENTIALS, refused.conflict_job_id)
     assert attached.job_id == running
+    assert attached.trigger == "aws"  # a job kbsync did not start
     assert any(f"Monitorizando Ingestion Job existente: {running}" in x for x in attached.logs)
     # Pressing the button again watches the same execution, not a second one.
     assert engine.monitor_job(TARGET, CREDENTIALS, running).id == attached.id
@@ -351,3 +360,40 @@ def test_secrets_reach_neither_the_database_nor_any_log(sandboxed, fast_settings
         assert secret.encode() not in database_bytes
         assert secret not in caplog.text
         assert secret not in repr(CREDENTIALS)
+
+
+@pytest.mark.parametrize("ended_before_the_first_look", [False, True])
+def test_monitoring_a_job_again_after_it_ended_keeps_one_execution_and_one_history_row(
+    engine, sandboxed, ended_before_the_first_look
+):
+    outside = boto3.client("bedrock-agent", region_name=SANDBOX_REGION)
+    job = outside.start_ingestion_job(
+        knowledgeBaseId=TARGET.knowledge_base_id, dataSourceId=TARGET.data_source_id
+    )["ingestionJob"]["ingestionJobId"]
+    if ended_before_the_first_look:
+        sandboxed.finish_running_jobs()
+
+    first = engine.monitor_job(TARGET, CREDENTIALS, job)
+    assert run_to_end(engine, first.id).status is ExecutionStatus.COMPLETADO
+    again = engine.monitor_job(TARGET, CREDENTIALS, job)  # the button pressed again, later
+    assert again.id == first.id
+    assert again.status is ExecutionStatus.COMPLETADO
+    assert engine.store.count() == 1
+    assert engine.running_count() == 0
+
+    rows = HistoryService(engine, engine.clients).read(HistoryRequest(TARGET, CREDENTIALS, 30))
+    assert [(row["id"], row["trigger"]) for row in rows if row["jobId"] == job] == [
+        (first.id, "aws")
+    ]
+
+
+def test_history_says_aws_started_the_jobs_kbsync_did_not(engine):
+    outside = boto3.client("bedrock-agent", region_name=SANDBOX_REGION)
+    job = outside.start_ingestion_job(
+        knowledgeBaseId=TARGET.knowledge_base_id, dataSourceId=TARGET.data_source_id
+    )["ingestionJob"]["ingestionJobId"]
+    mine = run_to_end(engine, engine.start_sync(sync_request()).id)  # refused or after it
+    rows = HistoryService(engine, engine.clients).read(HistoryRequest(TARGET, CREDENTIALS, 30))
+    triggers = {row["jobId"] or row["id"]: row["trigger"] for row in rows}
+    assert triggers[job] == "aws"
+    assert triggers[mine.job_id or mine.id] == "api"
