@@ -59,6 +59,9 @@ class FakeEngine:
     def peek(self, execution_id):
         return None
 
+    def acts_as_server(self, execution_id):
+        return False  # EXECUTION was started with an operator's keys
+
     def get(self, execution_id):
         self.calls.append(("get", (execution_id,)))
         if self.error is not None:
