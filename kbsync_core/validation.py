@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kbsync_core.models import DEFAULT_DESCRIPTION, TRIGGER_API, AwsCredentials, SyncTarget
+from kbsync_core.models import (
+    DEFAULT_DESCRIPTION,
+    TRIGGER_API,
+    TRIGGERS,
+    AwsCredentials,
+    SyncTarget,
+)
 
 MISSING_SYNC_PARAMETERS = "Faltan parámetros de sincronización."
 MISSING_HISTORY_PARAMETERS = "Faltan parámetros para consultar historial de sincronización."
@@ -112,6 +118,10 @@ class SyncRequest:
     connection_id: str | None = None
     # Who asks (kbsync_core.models.TRIGGERS): the API unless said otherwise.
     trigger: str = TRIGGER_API
+
+    def __post_init__(self):
+        if self.trigger not in TRIGGERS:
+            raise ValueError(f"trigger must be one of {sorted(TRIGGERS)}, not {self.trigger!r}")
 
 
 @dataclass(frozen=True)

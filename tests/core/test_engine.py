@@ -397,3 +397,8 @@ def test_history_says_aws_started_the_jobs_kbsync_did_not(engine):
     triggers = {row["jobId"] or row["id"]: row["trigger"] for row in rows}
     assert triggers[job] == "aws"
     assert triggers[mine.job_id or mine.id] == "api"
+
+
+def test_a_sync_request_names_a_known_trigger():
+    with pytest.raises(ValueError, match="trigger"):
+        replace(sync_request(), trigger="cron")
