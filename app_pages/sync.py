@@ -1,8 +1,9 @@
-"""Sync: start a knowledge base sync and watch it to its end."""
+"""Sync: the data source's state first (does a sync run on it now, who started it), then start
+one and watch it to its end. The execution watched is in the URL (`?execution=<id>`)."""
 
 import streamlit as st
 
-from kbsync_core.models import DEFAULT_DESCRIPTION
+from kbsync_core.activity import RunningSync
 from kbsync_core.runtime import get_kbsync
 from kbsync_core.validation import (
     DESCRIPTION_MAX_LENGTH,
@@ -10,48 +11,227 @@ from kbsync_core.validation import (
     SyncRequest,
     validate_description,
 )
-from kbsync_ui.auth import OPERATOR_NEEDED, current_access
-from kbsync_ui.connection import current_connection
-from kbsync_ui.execution_panel import render_execution, render_session_executions
-from kbsync_ui.session import current_execution_id, my_execution_ids, remember_execution
+from kbsync_ui.auth import current_access
+from kbsync_ui.connection import connection_gap, current_connection
+from kbsync_ui.execution_panel import (
+    STOPPING_COLOR,
+    activity_of,
+    data_source_activity,
+    display_status,
+    render_execution,
+    render_session_executions,
+    request_stop,
+    watch_job,
+)
+from kbsync_ui.i18n import Texts, format_moment
+from kbsync_ui.presentation import STATUS_COLORS, STOPPING, status_label
+from kbsync_ui.session import (
+    current_execution_id,
+    my_execution_ids,
+    remember_execution,
+    start_guarded,
+    watch_execution,
+)
+
+TEXTS = Texts({
+    "title": ("Sync", "Sincronizar"),
+    "description": ("Description", "Descripción"),
+    "default_description": (
+        "Sync started from the kbsync console", "Sincronización iniciada desde la consola de kbsync"
+    ),
+    "start": ("Start sync", "Iniciar sincronización"),
+    "busy": (
+        "**A sync runs on data source `{data_source}` now** · {status} · AWS job `{job}` · "
+        "started by {trigger} · since {moment}",
+        "**Hay una sincronización en curso en el origen de datos `{data_source}`** · {status} · "
+        "job de AWS `{job}` · iniciada por {trigger} · desde {moment}",
+    ),
+    "idle": (
+        "No sync runs on data source `{data_source}` now.",
+        "No hay ninguna sincronización en curso en el origen de datos `{data_source}`.",
+    ),
+    "aws_unasked": (
+        "Could not ask AWS whether a sync runs on it: {reason}",
+        "No se pudo preguntar a AWS si hay una sincronización en curso: {reason}",
+    ),
+    "watch": ("Watch", "Seguir"),
+    "watching": ("Watching it below.", "Se sigue abajo."),
+    "stop": ("Stop", "Detener"),
+    "starting_job": ("starting…", "iniciándose…"),
+    "trigger_console": ("the console", "la consola"),
+    "trigger_api": ("the API", "la API"),
+    "trigger_schedule": ("a schedule", "una programación"),
+    "trigger_aws": ("AWS (outside kbsync)", "AWS (fuera de kbsync)"),
+    "why_busy": (
+        "Start is off while a sync runs on this data source: watch it or stop it above.",
+        "Iniciar está desactivado mientras haya una sincronización en curso en este origen de "
+        "datos: sígala o deténgala arriba.",
+    ),
+    "operator_needed": (
+        "Starting and stopping syncs needs the operator role.",
+        "Iniciar y detener sincronizaciones requiere el rol de operador.",
+    ),
+    "refused_busy": (
+        "Not started: a sync already runs on this data source (AWS job `{job}`).",
+        "No se inició: ya hay una sincronización en curso en este origen de datos (job de AWS "
+        "`{job}`).",
+    ),
+    "refused_twice": (
+        "Not started again: one click on Start is enough, the sync is already starting.",
+        "No se inició otra vez: basta un clic en Iniciar, la sincronización ya se está iniciando.",
+    ),
+    "refused_error": ("Not started: {reason}", "No se inició: {reason}"),
+    "no_connection": (
+        "Choose a saved connection or type access keys in the sidebar first.",
+        "Elija antes una conexión guardada o escriba claves de acceso en el menú lateral.",
+    ),
+})
+REFUSAL_KEY = "sync_start_refusal"
+DESCRIPTION_KEY = "sync_description"
+
+
+def trigger_words(trigger: str | None) -> str:
+    return TEXTS(f"trigger_{trigger}") if trigger in ("console", "api", "schedule", "aws") else "—"
+
+
+def _default_description() -> None:
+    """The console's own default, in the console's language (the API keeps the seed's)."""
+    current = st.session_state.get(DESCRIPTION_KEY)
+    if current is None or current in TEXTS.both("default_description"):
+        st.session_state[DESCRIPTION_KEY] = TEXTS("default_description")
+
+
+def _start(kbsync, connection, running: RunningSync | None) -> None:
+    """Start's click (a callback: the page drawn next already shows the sync and a disabled
+    Start). A refusal is said on the page, in words."""
+    st.session_state.pop(REFUSAL_KEY, None)
+    # The store is asked afresh: a click from a page drawn before another sync began.
+    fresh = data_source_activity(kbsync, connection.target, connection.credentials).running
+    busy = fresh or running
+    if busy is not None:
+        st.session_state[REFUSAL_KEY] = TEXTS("refused_busy", job=busy.job_id or "—")
+        return
+    try:
+        description = validate_description(
+            st.session_state.get(DESCRIPTION_KEY) or TEXTS("default_description")
+        )
+    except RequestValidationError as error:
+        st.session_state[REFUSAL_KEY] = TEXTS("refused_error", reason=error.message)
+        return
+    if start_guarded():
+        st.session_state[REFUSAL_KEY] = TEXTS("refused_twice")
+        return
+    request = SyncRequest(
+        connection.target, connection.credentials, description, connection.connection_id,
+        trigger="console",
+    )
+    remember_execution(kbsync.engine.start_sync(request).id)
+    activity_of(kbsync).forget(connection.target)
+
+
+def _watch(kbsync, connection, running: RunningSync) -> None:
+    if running.execution is not None and running.job_id is None:
+        watch_execution(running.execution.id)  # kbsync's own, AWS has not answered yet
+        return
+    if running.execution is not None and (connection is None or not running.execution.interrupted):
+        watch_execution(running.execution.id)
+        return
+    watch_job(
+        kbsync, connection.target, connection.credentials, running.job_id,
+        st.session_state.get(DESCRIPTION_KEY) or TEXTS("default_description"),
+        running.started_at,
+    )
+
+
+def _stop(kbsync, connection, running: RunningSync) -> None:
+    if running.execution is None or running.execution.interrupted:
+        _watch(kbsync, connection, running)
+        execution_id = st.session_state.get("current_execution_id")
+    else:
+        execution_id = running.execution.id
+    request_stop(kbsync, execution_id, connection.credentials if connection else None)
+    activity_of(kbsync).forget(running.execution.target if running.execution else connection.target)
+
+
+def _state(kbsync, connection, running: RunningSync | None, watched_id, can_operate) -> None:
+    """The data source's state, first thing on the page."""
+    target = connection.target
+    if running is None:
+        idle = TEXTS("idle", data_source=target.data_source_id)
+        st.caption(f":green[:material/check_circle: {idle}]")
+        return
+    if running.execution is not None:
+        status = display_status(kbsync, running.execution)
+    else:
+        status = STOPPING if running.stopping else "EN_EJECUCION"
+    with st.container(border=True):
+        st.markdown(
+            TEXTS(
+                "busy", data_source=target.data_source_id,
+                status=f":{STOPPING_COLOR if status == STOPPING else STATUS_COLORS[status]}"
+                f"-badge[{status_label(status)}]",
+                job=running.job_id or TEXTS("starting_job"),
+                trigger=trigger_words(running.trigger),
+                moment=format_moment(running.started_at),
+            )
+        )
+        watched = running.execution is not None and running.execution.id == watched_id
+        buttons = st.columns(2, width=360)
+        # Watching an AWS job kbsync does not follow yet makes kbsync follow it: an operator's.
+        needs_worker = running.execution is None or running.execution.interrupted
+        if watched:
+            buttons[0].caption(TEXTS("watching"))
+        else:
+            buttons[0].button(
+                TEXTS("watch"), key="state-watch", icon=":material/visibility:",
+                disabled=needs_worker and not can_operate,
+                on_click=_watch, args=(kbsync, connection, running),
+            )
+        buttons[1].button(
+            TEXTS("stop"), key="state-stop", icon=":material/stop:",
+            disabled=not can_operate or status == STOPPING,
+            on_click=_stop, args=(kbsync, connection, running),
+        )
+
 
 kbsync = get_kbsync()
 connection = current_connection()
 access = current_access(kbsync.settings.roles)
+watched_id = current_execution_id()
 
-st.title("Sync")
-description = st.text_input(
-    "Description",
-    value=DEFAULT_DESCRIPTION,
-    max_chars=DESCRIPTION_MAX_LENGTH,
-    key="sync_description",
-)
-start_help = None
+st.title(TEXTS("title"))
+running = None
+if connection is not None:
+    activity = data_source_activity(kbsync, connection.target, connection.credentials)
+    running = activity.running
+    _state(kbsync, connection, running, watched_id, access.can_operate)
+    if activity.warning:
+        st.caption(f":orange[{TEXTS('aws_unasked', reason=activity.warning)}]")
+
+_default_description()
+st.text_input(TEXTS("description"), max_chars=DESCRIPTION_MAX_LENGTH, key=DESCRIPTION_KEY)
 if not access.can_operate:
-    start_help = OPERATOR_NEEDED
+    why_not = TEXTS("operator_needed")
 elif connection is None:
-    start_help = "Choose a saved connection or type access keys in the sidebar first."
+    why_not = connection_gap() or TEXTS("no_connection")
+elif running is not None:
+    why_not = TEXTS("why_busy")
+else:
+    why_not = None
 # The role is checked again on the click: a disabled button is only the browser's side.
-if st.button(
-    "Start sync",
-    type="primary",
-    icon=":material/play_arrow:",
-    disabled=connection is None or not access.can_operate,
-    help=start_help,
-) and access.can_operate:
-    try:
-        request = SyncRequest(
-            connection.target, connection.credentials, validate_description(description),
-            connection.connection_id, trigger="console",
-        )
-    except RequestValidationError as error:
-        st.error(error.message)
-    else:
-        remember_execution(kbsync.engine.start_sync(request).id)
-if not access.can_operate:
-    st.caption(OPERATOR_NEEDED)
+st.button(
+    TEXTS("start"), type="primary", icon=":material/play_arrow:", key="sync_start",
+    disabled=why_not is not None,
+    on_click=_start if access.can_operate and connection is not None else None,
+    args=(kbsync, connection, running),
+)
+if why_not:
+    st.caption(f":material/info: {why_not}")
+refusal = st.session_state.pop(REFUSAL_KEY, None)
+if refusal:
+    st.warning(refusal, icon=":material/block:")
 
-if current_execution_id():
-    render_execution(kbsync, current_execution_id(), connection, access.can_operate)
+if watched_id:
+    render_execution(kbsync, watched_id, connection, access.can_operate)
 
-render_session_executions(kbsync.store.get_many(my_execution_ids()))
+render_session_executions(kbsync, my_execution_ids())

@@ -125,8 +125,11 @@ class SyncEngine:
         credentials: AwsCredentials,
         job_id: str,
         description: str = DEFAULT_DESCRIPTION,
+        started_at: str | None = None,
     ) -> Execution:
         """An execution that watches a job someone else started (after a conflict, say).
+        `started_at`: the job's own start (AWS's startedAt), when the caller knows it; the
+        execution's elapsed time counts from it rather than from when watching began.
 
         A job kbsync already tracks on this data source keeps its execution, ended or not: one
         sync, one execution, one worker and one History row, however often an operator presses
@@ -138,7 +141,7 @@ class SyncEngine:
                 execution = self._create(
                     target, description, credentials, job_id=job_id,
                     extra_events=[log_event(events.ATTACHED, job_id=job_id)],
-                    trigger=TRIGGER_AWS,
+                    trigger=TRIGGER_AWS, started_at=started_at,
                 )
                 self._launch(self.coordinator.lease_for(execution.id), credentials)
                 return self.store.get(execution.id)
@@ -155,6 +158,7 @@ class SyncEngine:
         extra_events: tuple[LogEvent, ...] | list[LogEvent] = (),
         connection_id: str | None = None,
         trigger: str | None = None,
+        started_at: str | None = None,
     ) -> Execution:
         now = utc_now()
         execution = Execution(
@@ -162,7 +166,7 @@ class SyncEngine:
             target=target,
             description=description,
             status=ExecutionStatus.PENDIENTE,
-            started_at=iso_utc(now),
+            started_at=started_at or iso_utc(now),
             job_id=job_id,
             events=[log_event(events.CREATED, now), *extra_events],
             trigger=trigger,

@@ -297,9 +297,16 @@ def check_fields(payload: Mapping[str, Any], *, allow_ambient: bool = False) -> 
                 _target_field(payload, name)
             except RequestValidationError as error:
                 problems[name] = error.message
-    if not any(name in problems for name in KEY_FIELDS):
+    if _uses_ambient_credentials(payload, allow_ambient):
         try:
             validate_credentials(payload, allow_ambient=allow_ambient)
         except RequestValidationError as error:
-            problems[error.field or "accessKeyId"] = error.message
+            problems[error.field or "profile"] = error.message
+        return problems
+    for name in CREDENTIAL_RULES:  # each key on its own: a bad id beside an empty secret
+        if name not in problems:
+            try:
+                _credential(payload, name)
+            except RequestValidationError as error:
+                problems[name] = error.message
     return problems
