@@ -200,6 +200,9 @@ access = current_access(kbsync.settings.roles)
 watched_id = current_execution_id()
 
 st.title(TEXTS("title"))
+# The execution watched is read before the data source's state: one that ended in between
+# shows ended in both (the store's answer below is the newer).
+watched = kbsync.reads.get(watched_id) if watched_id else None
 running = None
 if connection is not None:
     activity = data_source_activity(kbsync, connection.target, connection.credentials)
@@ -232,6 +235,6 @@ if refusal:
     st.warning(refusal, icon=":material/block:")
 
 if watched_id:
-    render_execution(kbsync, watched_id, connection, access.can_operate)
+    render_execution(kbsync, watched_id, connection, access.can_operate, watched)
 
 render_session_executions(kbsync, my_execution_ids())

@@ -147,10 +147,16 @@ def watch_job(
 # -- the panel -------------------------------------------------------------------------------------
 
 def render_execution(
-    kbsync: Kbsync, execution_id: str, connection: Connection | None, can_operate: bool = True
+    kbsync: Kbsync,
+    execution_id: str,
+    connection: Connection | None,
+    can_operate: bool = True,
+    execution: Execution | None = None,
 ) -> Execution | None:
-    """`can_operate`: whether this user may stop the sync or watch a job instead (operator)."""
-    execution = kbsync.reads.get(execution_id)
+    """`can_operate`: whether this user may stop the sync or watch a job instead (operator).
+    `execution`: the execution as the page already read it in this run (one read, so what
+    the page says above the panel and the panel agree)."""
+    execution = execution or kbsync.reads.get(execution_id)
     if execution is None:
         st.warning(TEXTS("unknown", id=execution_id), icon=":material/search_off:")
         return None

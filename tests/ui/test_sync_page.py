@@ -69,7 +69,7 @@ def test_start_shows_the_execution_and_it_runs_to_completado(console, kbsync):
     (started,) = session_table["Started"]
     assert started.endswith(" UTC")  # format_moment: seconds and zone
     assert f"stop-{execution_id}" not in [button.key for button in console.button]
-    assert not start_button(console).disabled
+    assert not start_button(console).disabled, texts(console)
     assert execution.trigger == "console"
     console.session_state["console_language"] = "es"  # the log follows the console's language
     assert "UTC  Sincronización completada correctamente." in texts(console.run())
