@@ -365,7 +365,7 @@ def bench_refresh() -> dict:
                     walls.append(time.perf_counter() - started)
             assert len(timings.samples["body"]) == REFRESH_RUNS, "not one body per rerun"
             assert not at.sidebar.text_input, "a fragment rerun redrew the whole page"
-            assert any("EN_EJECUCION" in markdown.value for markdown in at.markdown)
+            assert any("Running" in markdown.value for markdown in at.markdown)
             serialise, sizes = [], []
             for messages in sent:
                 started = time.perf_counter()
