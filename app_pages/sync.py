@@ -14,17 +14,17 @@ from kbsync_core.validation import (
 from kbsync_ui.auth import current_access
 from kbsync_ui.connection import connection_gap, current_connection
 from kbsync_ui.execution_panel import (
-    STOPPING_COLOR,
     activity_of,
     data_source_activity,
     display_status,
     render_execution,
     render_session_executions,
     request_stop,
+    status_badge,
     watch_job,
 )
 from kbsync_ui.i18n import Texts, format_moment
-from kbsync_ui.presentation import STATUS_COLORS, STOPPING, status_label
+from kbsync_ui.presentation import STOPPING
 from kbsync_ui.session import (
     current_execution_id,
     my_execution_ids,
@@ -54,8 +54,13 @@ TEXTS = Texts({
         "Could not ask AWS whether a sync runs on it: {reason}",
         "No se pudo preguntar a AWS si hay una sincronización en curso: {reason}",
     ),
+    "busy_watched": (
+        "**A sync runs on data source `{data_source}` now**, started by {trigger}: the one "
+        "below.",
+        "**Hay una sincronización en curso en el origen de datos `{data_source}`**, iniciada "
+        "por {trigger}: la de abajo.",
+    ),
     "watch": ("Watch", "Seguir"),
-    "watching": ("Watching it below.", "Se sigue abajo."),
     "stop": ("Stop", "Detener"),
     "starting_job": ("starting…", "iniciándose…"),
     "trigger_console": ("the console", "la consola"),
@@ -153,12 +158,45 @@ def _stop(kbsync, connection, running: RunningSync) -> None:
     activity_of(kbsync).forget(running.execution.target if running.execution else connection.target)
 
 
-def _state(kbsync, connection, running: RunningSync | None, watched_id, can_operate) -> None:
-    """The data source's state, first thing on the page."""
+STATE_REFRESH_SECONDS = 5
+
+
+def _running_key(running: RunningSync | None) -> tuple | None:
+    """What the page's Start button depends on: which sync runs (not its progress)."""
+    if running is None:
+        return None
+    return (running.execution.id if running.execution else None, running.job_id)
+
+
+def _state(kbsync, connection, watched_id, can_operate, page_key) -> None:
+    """The data source's state, first thing on the page: refreshed by itself every few
+    seconds (a sync started from elsewhere shows up); when which sync runs changes, the whole
+    page is drawn again, so Start follows."""
+    activity = data_source_activity(kbsync, connection.target, connection.credentials)
+    running = activity.running
+    if _running_key(running) != page_key:
+        st.rerun(scope="app")
+    _draw_state(kbsync, connection, running, watched_id, can_operate)
+    if activity.warning:
+        st.caption(f":orange[{TEXTS('aws_unasked', reason=activity.warning)}]")
+
+
+def _draw_state(kbsync, connection, running: RunningSync | None, watched_id, can_operate):
     target = connection.target
     if running is None:
         idle = TEXTS("idle", data_source=target.data_source_id)
         st.caption(f":green[:material/check_circle: {idle}]")
+        return
+    watched = running.execution is not None and running.execution.id == watched_id
+    if watched:
+        # The panel below says how it goes, refreshed every 2 s: not repeated here, where it
+        # would fall behind.
+        st.markdown(
+            TEXTS(
+                "busy_watched", data_source=target.data_source_id,
+                trigger=trigger_words(running.trigger),
+            )
+        )
         return
     if running.execution is not None:
         status = display_status(kbsync, running.execution)
@@ -167,26 +205,20 @@ def _state(kbsync, connection, running: RunningSync | None, watched_id, can_oper
     with st.container(border=True):
         st.markdown(
             TEXTS(
-                "busy", data_source=target.data_source_id,
-                status=f":{STOPPING_COLOR if status == STOPPING else STATUS_COLORS[status]}"
-                f"-badge[{status_label(status)}]",
+                "busy", data_source=target.data_source_id, status=status_badge(status),
                 job=running.job_id or TEXTS("starting_job"),
                 trigger=trigger_words(running.trigger),
                 moment=format_moment(running.started_at),
             )
         )
-        watched = running.execution is not None and running.execution.id == watched_id
         buttons = st.columns(2, width=360)
         # Watching an AWS job kbsync does not follow yet makes kbsync follow it: an operator's.
         needs_worker = running.execution is None or running.execution.interrupted
-        if watched:
-            buttons[0].caption(TEXTS("watching"))
-        else:
-            buttons[0].button(
-                TEXTS("watch"), key="state-watch", icon=":material/visibility:",
-                disabled=needs_worker and not can_operate,
-                on_click=_watch, args=(kbsync, connection, running),
-            )
+        buttons[0].button(
+            TEXTS("watch"), key="state-watch", icon=":material/visibility:",
+            disabled=needs_worker and not can_operate,
+            on_click=_watch, args=(kbsync, connection, running),
+        )
         buttons[1].button(
             TEXTS("stop"), key="state-stop", icon=":material/stop:",
             disabled=not can_operate or status == STOPPING,
@@ -207,9 +239,13 @@ running = None
 if connection is not None:
     activity = data_source_activity(kbsync, connection.target, connection.credentials)
     running = activity.running
-    _state(kbsync, connection, running, watched_id, access.can_operate)
-    if activity.warning:
-        st.caption(f":orange[{TEXTS('aws_unasked', reason=activity.warning)}]")
+    if running is not None and running.execution is not None and running.execution.id == watched_id:
+        # The panel shows it, live: this part is drawn once per page run.
+        _draw_state(kbsync, connection, running, watched_id, access.can_operate)
+    else:
+        st.fragment(run_every=STATE_REFRESH_SECONDS)(_state)(
+            kbsync, connection, watched_id, access.can_operate, _running_key(running)
+        )
 
 _default_description()
 st.text_input(TEXTS("description"), max_chars=DESCRIPTION_MAX_LENGTH, key=DESCRIPTION_KEY)

@@ -98,6 +98,12 @@ def stop_requested(kbsync: Kbsync, execution: Execution) -> bool:
     return bool(run and run.stop_requested)
 
 
+def status_badge(status: str) -> str:
+    """A status as a markdown badge, in words: `:blue-badge[🔄 Running]`."""
+    color = STOPPING_COLOR if status == STOPPING else STATUS_COLORS[ExecutionStatus(status)]
+    return f":{color}-badge[{status_label(status)}]"
+
+
 def display_status(kbsync: Kbsync, execution: Execution) -> str:
     """The execution's status as shown: Stopping from the moment a stop is asked for."""
     return STOPPING if stop_requested(kbsync, execution) else execution.status
@@ -198,17 +204,14 @@ def _panel(
 ) -> None:
     status = display_status(kbsync, execution)
     with st.container(border=True):
-        header = st.columns([2, 3, 2, 2], vertical_alignment="center")
-        header[0].badge(
-            status_label(status),
-            color=STOPPING_COLOR if status == STOPPING else STATUS_COLORS[execution.status],
-        )
-        header[1].markdown(TEXTS("aws_job", job=execution.job_id or "—"))
+        # One line that wraps on a phone (four columns stacked four rows high there).
         elapsed = elapsed_seconds(execution.started_at, execution.finished_at, utc_now())
-        header[2].markdown(TEXTS("elapsed", duration=format_duration(elapsed)))
-        with header[3]:
-            _stop_button(kbsync, execution, status, connection, can_operate)
+        st.markdown(
+            f"{status_badge(status)} · {TEXTS('aws_job', job=execution.job_id or '—')} · "
+            f"{TEXTS('elapsed', duration=format_duration(elapsed))}"
+        )
         st.caption(TEXTS("started", moment=format_moment(execution.started_at)))
+        _stop_button(kbsync, execution, status, connection, can_operate)
         _stop_feedback(execution.id)
         render_statistics(execution.statistics)
         _problems(execution)

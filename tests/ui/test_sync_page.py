@@ -96,7 +96,7 @@ def test_a_running_sync_disables_start_with_the_reason_in_words(console, kbsync)
     assert start_button(console).disabled
     assert "Start is off while a sync runs on this data source: watch it or stop it above." \
         in page
-    assert "Watching it below." in page
+    assert ": the one below." in page  # the panel below says how it goes
     kbsync.sandbox.speed = 200
 
 
@@ -123,7 +123,6 @@ def test_stop_shows_stopping_at_once_then_stopped(console, kbsync):
     console.button(key=f"stop-{execution_id}").click().run()
     assert "Stopping" in badge(console)
     assert console.button(key=f"stop-{execution_id}").disabled
-    assert console.button(key="state-stop").disabled
     toasts = [toast.value for toast in console.toast]
     assert toasts == [f"Stop requested: AWS job {kbsync.engine.get(execution_id).job_id}"]
     console.run()  # the next refresh: still Stopping, no second toast
