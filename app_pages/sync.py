@@ -211,15 +211,15 @@ def _draw_state(kbsync, connection, running: RunningSync | None, watched_id, can
                 moment=format_moment(running.started_at),
             )
         )
-        buttons = st.columns(2, width=360)
+        buttons = st.container(horizontal=True)
         # Watching an AWS job kbsync does not follow yet makes kbsync follow it: an operator's.
         needs_worker = running.execution is None or running.execution.interrupted
-        buttons[0].button(
+        buttons.button(
             TEXTS("watch"), key="state-watch", icon=":material/visibility:",
             disabled=needs_worker and not can_operate,
             on_click=_watch, args=(kbsync, connection, running),
         )
-        buttons[1].button(
+        buttons.button(
             TEXTS("stop"), key="state-stop", icon=":material/stop:",
             disabled=not can_operate or status == STOPPING,
             on_click=_stop, args=(kbsync, connection, running),

@@ -33,7 +33,14 @@ SANDBOX_BANNER = TEXTS.both("sandbox")[0]
 
 
 def run_console() -> None:
-    st.set_page_config(page_title="kbsync", page_icon=":material/sync:", layout="wide")
+    # "auto": the sidebar starts collapsed on a narrow screen (a phone's first screen is the
+    # page, whose disabled Start says why under it) and open on a wide one. After a page link
+    # in the drawer, Streamlit's frontend closes the drawer on a mobile device (by its user
+    # agent); a desktop window made narrow keeps it open: no page setting changes that.
+    st.set_page_config(
+        page_title="kbsync", page_icon=":material/sync:", layout="wide",
+        initial_sidebar_state="auto",
+    )
     render_language_switch()
     kbsync = get_kbsync()
     access = current_access(kbsync.settings.roles)
