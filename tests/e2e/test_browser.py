@@ -78,8 +78,7 @@ def test_start_a_sync_watch_it_complete_and_find_it_in_history(console, page):
     page.screenshot(path=SCREENSHOTS / "sync-running.png", full_page=True)
     expect(page.get_by_text("Completed").first).to_be_visible()
     expect(page.get_by_text("Sincronización completada correctamente.")).to_be_visible()
-    scanned = page.get_by_test_id("stMetric").filter(has_text="Scanned")
-    expect(scanned).to_contain_text("20")
+    expect(page.get_by_text(re.compile(r"Scanned 20 · New 20 ·"))).to_be_visible()
     assert page.evaluate("window.kbsyncNoReload") is True
     job_id = re.search(r"Ingestion Job iniciado: (\w{10})", page.content()).group(1)
     # The secret sits in the browser's own password field; the server never sends it back.
