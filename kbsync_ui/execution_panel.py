@@ -5,6 +5,7 @@ import weakref
 import pandas as pd
 import streamlit as st
 
+from kbsync_core import events
 from kbsync_core.activity import Activity, DataSourceActivity
 from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.models import AwsCredentials, Execution, ExecutionStatus, SyncTarget
@@ -25,7 +26,6 @@ from kbsync_ui.widgets import render_log, render_statistics
 REFRESH_SECONDS = 2
 SEEN_RUNNING_KEY = "execution_ids_seen_running"
 STOP_FEEDBACK_KEY = "stop_feedback"
-AWS_ERROR_PREFIX = "Error de AWS: "
 STOPPING_COLOR = "orange"
 
 TEXTS = Texts({
@@ -227,9 +227,9 @@ def _problems(execution: Execution) -> None:
         and not execution.failure_reasons
         and not execution.conflict_job_id
     ):
-        aws_errors = [str(line) for line in execution.logs if AWS_ERROR_PREFIX in str(line)]
+        aws_errors = [e.values["error"] for e in execution.events if e.event == events.AWS_ERROR]
         if aws_errors:
-            st.error(aws_errors[-1].split(AWS_ERROR_PREFIX, 1)[1], icon=":material/cancel:")
+            st.error(aws_errors[-1], icon=":material/cancel:")
 
 
 def _stop_button(
