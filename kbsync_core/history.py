@@ -40,6 +40,8 @@ MAX_CACHED_HISTORIES = 256
 # Failure reasons are a few sentences per failed job, kept because they never change: the most
 # recently asked MAX_REMEMBERED_FAILURE_REASONS jobs are enough for every history page open.
 MAX_REMEMBERED_FAILURE_REASONS = 1024
+# The most local executions one read looks through for maxResults rows that a caller keeps.
+MAX_LOCAL_READ = 1000
 
 LOG_RETRIEVED = "Historial recuperado desde AWS."
 
@@ -151,13 +153,14 @@ class HistoryService:
         self._failure_reasons: OrderedDict[tuple, list[str]] = OrderedDict()
 
     def aws_jobs(
-        self, request: HistoryRequest, *, refresh: bool = False
+        self, request: HistoryRequest, *, refresh: bool = False, max_age: float | None = None
     ) -> tuple[datetime, list[dict]]:
         """When AWS was read, and its newest job summaries (up to 100); read at most once per
-        TTL per (data source, credentials), however many sessions ask."""
+        TTL per (data source, credentials), however many sessions ask. `max_age`: seconds
+        after which a caller that watches running jobs wants a newer answer than the TTL's."""
         key = (request.target, request.credentials.cache_key)
         with self._holding(key):
-            cached = None if refresh else self._fresh(key)
+            cached = None if refresh else self._fresh(key, max_age)
             if cached:
                 return cached[1], cached[2]
             with aws_errors_explained(request.credentials):
@@ -186,13 +189,18 @@ class HistoryService:
                 if not entry[1]:
                     del self._key_locks[key]
 
-    def _fresh(self, key: tuple) -> tuple[float, datetime, list[dict]] | None:
+    def _fresh(
+        self, key: tuple, max_age: float | None = None
+    ) -> tuple[float, datetime, list[dict]] | None:
         with self._lock:
             cached = self._cache.get(key)
             if cached is None:
                 return None
-            if self._clock() - cached[0] >= self.ttl_seconds:
+            age = self._clock() - cached[0]
+            if age >= self.ttl_seconds:
                 del self._cache[key]
+                return None
+            if max_age is not None and age >= max_age:
                 return None
             self._cache.move_to_end(key)
             return cached
@@ -238,9 +246,53 @@ class HistoryService:
                 self._failure_reasons.popitem(last=False)
         return list(reasons)
 
-    def read(self, request: HistoryRequest, *, refresh: bool = False) -> list[dict]:
-        """Merged history rows of the request's data source, newest first, at most maxResults."""
-        retrieved_at, jobs = self.aws_jobs(request, refresh=refresh)
+    def read(
+        self,
+        request: HistoryRequest,
+        *,
+        refresh: bool = False,
+        keep: Callable[[dict], bool] | None = None,
+        max_age: float | None = None,
+    ) -> list[dict]:
+        """Merged history rows of the request's data source, newest first, at most maxResults.
+
+        `keep`: the rows a caller lists (the console leaves out attempts AWS refused); still
+        up to maxResults of them. `max_age`: see aws_jobs."""
+        retrieved_at, jobs = self.aws_jobs(request, refresh=refresh, max_age=max_age)
         jobs = jobs[: request.max_results]
-        local = self.engine.store.list_for_target(request.target, limit=request.max_results)
-        return merge_history(local, aws_job_rows(jobs, retrieved_at))[: request.max_results]
+        local = self._local(request, keep)
+        rows = merge_history(local, aws_job_rows(jobs, retrieved_at))
+        if keep is not None:
+            rows = [row for row in rows if keep(row)]
+        return rows[: request.max_results]
+
+    def read_local(
+        self, request: HistoryRequest, *, keep: Callable[[dict], bool] | None = None
+    ) -> list[dict]:
+        """kbsync's own rows of the data source alone, newest first, at most maxResults: what
+        the console still shows when AWS refuses to list the jobs (denied keys, say)."""
+        rows = merge_history(self._local(request, keep), [])
+        if keep is not None:
+            rows = [row for row in rows if keep(row)]
+        return rows[: request.max_results]
+
+    def aws_summary(self, request: HistoryRequest, job_id: str) -> dict | None:
+        """AWS's summary of one of the data source's newest jobs (its own start and last update
+        times), from the answer read within the TTL when there is one."""
+        _, jobs = self.aws_jobs(request)
+        return next((job for job in jobs if job["ingestionJobId"] == job_id), None)
+
+    def _local(self, request: HistoryRequest, keep: Callable[[dict], bool] | None) -> list:
+        """The newest local executions of the data source: maxResults of them that `keep`
+        lists, read with a limited store query (reading more only when some are left out)."""
+        store = self.engine.store
+        wanted = request.max_results
+        limit = wanted
+        while True:
+            local = store.list_for_target(request.target, limit=limit)
+            if keep is None or len(local) < limit or limit >= MAX_LOCAL_READ:
+                return local
+            kept = [execution for execution in local if keep(execution.to_dict())]
+            if len(kept) >= wanted:
+                return kept
+            limit = min(limit * 4, MAX_LOCAL_READ)
