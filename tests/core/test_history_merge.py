@@ -1,8 +1,12 @@
+import csv
+import io
 from datetime import UTC, datetime, timedelta
+
+import pandas as pd
 
 from kbsync_core.events import CREATED, log_event
 from kbsync_core.history import aws_job_row, aws_job_rows, merge_history
-from kbsync_core.history_table import history_frame
+from kbsync_core.history_table import history_csv, history_frame, is_sync
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 
 TARGET = SyncTarget("us-east-1", "ABCDEFGHIJ", "KLMNOPQRST")
@@ -116,11 +120,14 @@ def test_history_frame_types_and_derived_columns():
     frame = history_frame(rows)
     first = frame.set_index("jobId").loc["JOB0000001"]
     assert first["durationSeconds"] == 75
-    assert first["documentsIndexed"] == 18
+    assert first["documentsNew"] == 15
+    assert first["documentsModified"] == 3
+    assert first["trigger"] == "aws"
     assert first["documentsDeleted"] == 1
     assert first["documentsFailed"] == 2
     running = frame.set_index("jobId").loc["JOB0000002"]
     assert running["durationSeconds"] != running["durationSeconds"]  # NaN: not finished
+    assert pd.isna(running["metadataScanned"])  # AWS has not counted it: "—", not 0
     assert str(frame["startedAt"].dtype).startswith("datetime64")
     assert history_frame([]).empty
 
@@ -133,3 +140,28 @@ def test_a_sync_whose_watching_failed_takes_awss_outcome():
     assert row["status"] == "COMPLETADO"
     assert row["statistics"] == {"numberOfDocumentsScanned": 9}
     assert row["logs"] == execution.logs
+
+
+def test_a_local_attempt_without_a_job_that_failed_is_not_a_sync():
+    refused = local("refused", None, ExecutionStatus.FALLIDO, conflict_job_id="JOB0000001")
+    starting = local("starting", None, ExecutionStatus.PENDIENTE)
+    failed_job = local("failed", "JOB0000002", ExecutionStatus.FALLIDO)
+    rows = merge_history([refused, starting, failed_job], [])
+    assert [row["id"] for row in rows if is_sync(row)] == ["starting", "failed"]
+    aws_failed = aws_job_row(summary("JOB0000003", "FAILED"))
+    assert is_sync(aws_failed)
+
+
+def test_history_csv_rounds_durations_and_keeps_codes_words_and_reasons():
+    rows = merge_history([], [aws_job_row(summary("JOB0000001", "FAILED", duration=0))])
+    rows[0]["finishedAt"] = "2024-03-05T14:30:06.238Z"  # 6.238 s after it started
+    frame = history_frame(rows)
+    text = history_csv(
+        frame, {"statusCode": "code", "status": "words", "durationSeconds": "seconds",
+                "failureReasons": "reasons"},
+        {"FALLIDO": "Failed"}.get, {"aws-JOB0000001": ["one", "two"]},
+    )
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert (row["code"], row["words"], row["seconds"]) == ("FALLIDO", "Failed", "6.2")
+    assert row["reasons"] == "one | two"
+    assert row["startedAt"] == "2024-03-05T14:30:00.000Z"

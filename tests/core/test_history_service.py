@@ -218,3 +218,44 @@ def test_remembered_failure_reasons_are_bounded(engine):
     assert len(history._failure_reasons) <= MAX_REMEMBERED_FAILURE_REASONS
     history.failure_reasons(request, row(KEY_SETS - 1))  # the newest: still remembered
     assert clients.calls.count("GetIngestionJob") == KEY_SETS
+
+
+def test_the_consoles_read_keeps_max_results_syncs_and_local_rows_stay_when_aws_refuses(
+    engine, sandboxed
+):
+    from kbsync_core.errors import AwsRequestError
+    from kbsync_core.history_table import is_sync
+    from kbsync_core.models import Execution, ExecutionStatus
+
+    for number in range(3):
+        engine.wait(engine.start_sync(SyncRequest(TARGET, CREDENTIALS, f"sync {number}")).id, 30)
+    for number in range(5):  # newer attempts AWS refused: no job
+        engine.store.add(Execution(
+            id=f"refused-{number}", target=TARGET, description="refused",
+            status=ExecutionStatus.FALLIDO, started_at=f"2099-01-01T00:00:0{number}.000Z",
+        ))
+    history = HistoryService(engine, engine.clients)
+    request = HistoryRequest(TARGET, CREDENTIALS, 3)
+    assert [row["status"] for row in history.read(request)] == ["FALLIDO"] * 3  # the API's
+    kept = history.read(request, keep=is_sync)
+    assert [row["description"] for row in kept] == ["sync 2", "sync 1", "sync 0"]
+
+    denied = HistoryRequest(TARGET, AwsCredentials.from_keys("AKIADENIEDEXAMPLE123", "x"), 3)
+    with pytest.raises(AwsRequestError):
+        history.read(denied, keep=is_sync)
+    assert history.read_local(denied, keep=is_sync) == kept
+
+
+def test_a_live_reader_asks_aws_again_after_max_age(engine, sandboxed):
+    clock = FakeClock()
+    history = HistoryService(engine, engine.clients, ttl_seconds=15, clock=clock)
+    request = HistoryRequest(TARGET, CREDENTIALS, 30)
+    history.read(request)
+    clock.now += 9
+    history.read(request, max_age=10)
+    assert list_calls(sandboxed) == 1
+    clock.now += 2
+    history.read(request, max_age=10)
+    assert list_calls(sandboxed) == 2
+    history.read(request)  # the answer just read serves everyone
+    assert list_calls(sandboxed) == 2
