@@ -197,7 +197,7 @@ SPANISH_TIME_LOCALE = {
 
 def trigger_words(trigger: str | None) -> str | None:
     """`console` → Console / Consola; None (not recorded) stays None, drawn as "—"."""
-    if not trigger:
+    if not isinstance(trigger, str) or not trigger:  # None, or a table's NaN
         return None
     key = f"trigger_{trigger.lower()}"
     try:
@@ -328,9 +328,12 @@ def render_history_table(frame: pd.DataFrame) -> str | None:
     shown = frame.sort_values("startedAt", ascending=False)
     zone = browser_zone()
     zone_name = getattr(zone, "key", "UTC")
+    # One lookup table per run: each text costs a session-state read.
+    labels_of = {str(status): status_label(status) for status in ExecutionStatus}
+    triggers = {trigger: trigger_words(trigger) for trigger in shown["trigger"].dropna().unique()}
     table = shown.assign(
-        status=shown["status"].map(status_label),
-        trigger=shown["trigger"].map(trigger_words),
+        status=shown["status"].map(labels_of),
+        trigger=shown["trigger"].map(triggers),
         startedAt=shown["startedAt"].dt.tz_convert(zone_name),
         finishedAt=shown["finishedAt"].dt.tz_convert(zone_name),
     )[list(TABLE_COLUMNS)]
@@ -460,11 +463,11 @@ def _chart_config() -> dict:
     return config
 
 
-def _status_color() -> dict:
-    words = [status_words(status) for status in STATUS_ORDER]
+def _status_color(status_order: list[str]) -> dict:
     return {
         "field": "statusWords", "type": "nominal", "title": TEXTS("col_status"),
-        "scale": {"domain": words, "range": [STATUS_CHART_COLORS[s] for s in STATUS_ORDER]},
+        "scale": {"domain": status_order,
+                  "range": [STATUS_CHART_COLORS[s] for s in STATUS_ORDER]},
     }
 
 
@@ -477,68 +480,78 @@ def _tooltip() -> list[dict]:
     ]
 
 
-def chart_specs(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
-    """The charts' data (one row per sync; one per sync and kind of document) and their
-    Vega-Lite specs: outcome over time, duration per sync, documents per sync."""
+def _count(value) -> int:
+    return 0 if value is None or value is pd.NA or value != value else int(value)
+
+
+def chart_specs(frame: pd.DataFrame) -> list[dict]:
+    """Vega-Lite specs, their data inline (a few dozen rows: cheaper than a table's Arrow
+    conversion per chart): outcome over time, duration per sync, documents per sync."""
     recent = frame.nlargest(TREND_SYNCS, "startedAt")
     zone = browser_zone()
-    data = pd.DataFrame({
-        "started": recent["startedAt"].map(lambda t: t.isoformat().replace("+00:00", "Z")),
-        "when": recent["startedAt"].map(lambda t: format_moment(t.to_pydatetime(), zone)),
-        "statusWords": recent["status"].map(status_words),
-        "jobId": recent["jobId"].fillna("—"),
-        "durationSeconds": recent["durationSeconds"],
-        "duration": recent["durationSeconds"].map(format_duration),
-    })
-    documents = pd.concat(
-        [
-            data.assign(kind=TEXTS(label), documents=recent[column].fillna(0).astype(int))
-            for column, label in CHART_COUNTS.items()
-        ],
-        ignore_index=True,
-    )
+    words = {str(status): status_words(status) for status in ExecutionStatus}
+    kinds = {column: TEXTS(label) for column, label in CHART_COUNTS.items()}
+    syncs, documents = [], []
+    for row in recent.to_dict("records"):
+        seconds = row["durationSeconds"]
+        sync = {
+            "started": row["startedAt"].isoformat().replace("+00:00", "Z"),
+            "when": format_moment(row["startedAt"].to_pydatetime(), zone),
+            "statusWords": words[row["status"]],
+            "jobId": row["jobId"] if isinstance(row["jobId"], str) else "—",
+            "durationSeconds": None if seconds != seconds else seconds,
+            "duration": format_duration(seconds),
+        }
+        syncs.append(sync)
+        documents += [
+            {**sync, "kind": kind, "documents": _count(row[column])}
+            for column, kind in kinds.items()
+        ]
     x = _time_axis(recent)
     config = _chart_config()
-    count_axis = {"tickMinStep": 1, "format": "d"}
+    status_order = [words[status] for status in STATUS_ORDER]
     outcome = {
         "title": TEXTS("chart_outcome"),
+        "data": {"values": syncs},
         "mark": {"type": "point", "filled": True, "size": 90},
         "encoding": {
             "x": x,
             "y": {"field": "statusWords", "type": "nominal", "title": None,
-                  "sort": [status_words(status) for status in STATUS_ORDER]},
-            "color": _status_color(),
+                  "sort": status_order},
+            "color": _status_color(status_order),
             "tooltip": _tooltip(),
         },
         "config": config,
     }
     duration = {
         "title": TEXTS("chart_duration"),
+        "data": {"values": syncs},
         "mark": {"type": "bar", "size": 8},
         "encoding": {
             "x": x,
             "y": {"field": "durationSeconds", "type": "quantitative", "title": None,
                   "axis": {"format": ",.1~f"}},
-            "color": {**_status_color(), "legend": None},
+            "color": {**_status_color(status_order), "legend": None},
             "tooltip": _tooltip(),
         },
         "config": config,
     }
     counts = {
         "title": TEXTS("chart_documents"),
+        "data": {"values": documents},
         "mark": {"type": "bar", "size": 8},
         "encoding": {
             "x": x,
             "y": {"field": "documents", "type": "quantitative", "title": None,
-                  "stack": True, "axis": count_axis},
+                  "stack": True, "axis": {"tickMinStep": 1, "format": "d"}},
             "color": {"field": "kind", "type": "nominal", "title": TEXTS("chart_kind"),
-                      "sort": [TEXTS(label) for label in CHART_COUNTS.values()]},
+                      "sort": list(kinds.values())},
             "tooltip": [*_tooltip(), {"field": "kind", "title": TEXTS("chart_kind")},
                         {"field": "documents", "title": TEXTS("chart_documents")}],
         },
         "config": config,
     }
-    return data, documents, [outcome, duration, counts]
+    return [outcome, duration, counts]
 
 
 def render_trend_chart(frame: pd.DataFrame) -> None:
@@ -549,9 +562,9 @@ def render_trend_chart(frame: pd.DataFrame) -> None:
     """
     if len(frame) < 2:
         return
-    data, documents, (outcome, duration, counts) = chart_specs(frame)
+    outcome, duration, counts = chart_specs(frame)
     st.subheader(TEXTS("charts"))
-    st.vega_lite_chart(data, outcome, width="stretch", height=160)
+    st.vega_lite_chart(outcome, width="stretch", height=160)
     left, right = st.columns(2)
-    left.vega_lite_chart(data, duration, width="stretch", height=220)
-    right.vega_lite_chart(documents, counts, width="stretch", height=220)
+    left.vega_lite_chart(duration, width="stretch", height=220)
+    right.vega_lite_chart(counts, width="stretch", height=220)
