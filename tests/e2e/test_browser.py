@@ -87,7 +87,7 @@ def test_start_a_sync_watch_it_complete_and_find_it_in_history(console, page):
     page.screenshot(path=SCREENSHOTS / "sync.png", full_page=True)
 
     page.get_by_role("link", name="History").click()
-    expect(page.get_by_text("1 of 1 syncs of")).to_be_visible()
+    expect(page.get_by_text("1 shown of the 1 newest syncs of")).to_be_visible()
     grid = page.get_by_test_id("stDataFrame")
     expect(grid).to_be_visible()
     expect(grid.get_by_text(job_id)).to_be_attached()
