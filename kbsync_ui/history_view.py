@@ -304,12 +304,13 @@ def _selection(ids: list[str]) -> list[int]:
     """The table's selection for these rows: the selected sync's row wherever it now is.
 
     A click changes the table's state from what the last run drew; it is read against the ids
-    that run showed. Otherwise the remembered sync is selected again by its id, so a refresh
-    or a live update that moves it keeps it selected (and a filter that hides it clears it)."""
-    state = st.session_state.get(TABLE_KEY)
+    that run showed. Otherwise the remembered sync is selected again by its id, so a refresh,
+    a live update that moves it, or a visit to another page keeps it selected (a filter that
+    hides it unselects it until it shows again)."""
+    state = st.session_state.get(TABLE_KEY)  # None after another page: Streamlit dropped it
     rows = list(state["selection"]["rows"]) if state else []
     drawn_ids, drawn_rows = st.session_state.get(DRAWN_KEY, ((), []))
-    if rows != drawn_rows:  # the operator's click
+    if state is not None and rows != drawn_rows:  # the operator's click
         position = rows[0] if rows else None
         st.session_state[SELECTED_KEY] = (
             drawn_ids[position] if position is not None and position < len(drawn_ids) else None

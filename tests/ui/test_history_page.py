@@ -177,6 +177,12 @@ def test_a_selected_sync_stays_selected_when_a_refresh_moves_its_row(kbsync, his
     assert list(history.session_state[TABLE_KEY]["selection"]["rows"]) == [2]
     assert first in details_title(history)
 
+    history.switch_page("app_pages/sync.py").run()
+    history.switch_page(HISTORY).run()  # back: still that sync
+    assert first in details_title(history)
+    select(history, 0)
+    assert newest in details_title(history)  # a click still chooses another
+
 
 def test_a_running_sync_refreshes_by_itself_until_it_ends(kbsync, history):
     kbsync.sandbox.speed = 0.5  # the job waits for finish_running_jobs
