@@ -452,8 +452,10 @@ def _time_axis(frame: pd.DataFrame) -> dict:
         "axis": {"format": label_format, "formatType": "time", "labelAngle": -30,
                  "labelOverlap": True},
     }
+    # Room at both ends, so the first and last syncs' bars are not cut in half.
+    encoding["scale"] = {"padding": 12}
     if zone == "UTC":  # no browser zone known: say UTC, and draw UTC
-        encoding["scale"] = {"type": "utc"}
+        encoding["scale"]["type"] = "utc"
     return encoding
 
 
