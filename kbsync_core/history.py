@@ -16,6 +16,7 @@ from kbsync_core.aws import AwsClients, aws_errors_explained
 from kbsync_core.models import (
     AWS_SOURCE,
     AWS_TERMINAL_STATUSES,
+    LOCAL_SOURCE,
     TRIGGER_AWS,
     Execution,
     ExecutionStatus,
@@ -122,6 +123,12 @@ def merge_history(local: list[Execution], aws_rows: list[dict]) -> list[dict]:
     merged.extend(row for row in aws_rows if row["jobId"] not in claimed_jobs)
     merged.sort(key=lambda row: row["startedAt"], reverse=True)
     return merged
+
+
+def _row_head(execution: Execution) -> dict:
+    """What a `keep` filter reads of a local row (its source, status and job), without
+    rendering the whole row."""
+    return {"source": LOCAL_SOURCE, "status": str(execution.status), "jobId": execution.job_id}
 
 
 class HistoryService:
@@ -292,7 +299,7 @@ class HistoryService:
             local = store.list_for_target(request.target, limit=limit)
             if keep is None or len(local) < limit or limit >= MAX_LOCAL_READ:
                 return local
-            kept = [execution for execution in local if keep(execution.to_dict())]
+            kept = [execution for execution in local if keep(_row_head(execution))]
             if len(kept) >= wanted:
                 return kept
             limit = min(limit * 4, MAX_LOCAL_READ)
