@@ -7,7 +7,7 @@ from kbsync_core.runtime import get_kbsync
 from kbsync_core.validation import MAX_RESULTS_DEFAULT, MAX_RESULTS_RANGE, HistoryRequest
 from kbsync_ui.connection import current_connection
 from kbsync_ui.history_view import HistoryView, render_history
-from kbsync_ui.i18n import Texts
+from kbsync_ui.i18n import Texts, worded_choice
 from kbsync_ui.presentation import status_words
 
 TEXTS = Texts({
@@ -41,7 +41,7 @@ max_results = controls[0].number_input(
 # Options are the seeds' codes, shown in words.
 statuses = controls[1].multiselect(
     TEXTS("status"), [str(status) for status in ExecutionStatus], format_func=status_words,
-    placeholder=TEXTS("all_statuses"), key="history_statuses",
+    placeholder=TEXTS("all_statuses"), key=worded_choice("history_statuses"),
 )
 dates = controls[2].date_input(
     TEXTS("dates"), value=(), format="YYYY-MM-DD", key="history_dates"

@@ -27,7 +27,7 @@ from kbsync_core.validation import (
     validate_credentials,
     validate_target,
 )
-from kbsync_ui.i18n import Texts
+from kbsync_ui.i18n import Texts, worded_choice
 
 TEXTS = Texts({
     "region": ("Region", "Región"),
@@ -336,7 +336,7 @@ def render_connection_sidebar(kbsync: Kbsync) -> Connection | None:
         # outside a script run, where the session's language is not known).
         mode_words = {mode: TEXTS(mode) for mode in (USE_SAVED, USE_KEYS)}
         mode = st.radio(
-            TEXTS("connect_with"), list(mode_words), key=MODE_KEY,
+            TEXTS("connect_with"), list(mode_words), key=worded_choice(MODE_KEY),
             format_func=mode_words.__getitem__, label_visibility="collapsed",
         )
     if mode == USE_SAVED:

@@ -25,6 +25,8 @@ SPANISH = "es"
 # In each language's own words, as language switches everywhere name them.
 LANGUAGE_NAMES = {ENGLISH: "English", SPANISH: "Español"}
 LANGUAGE_KEY = "console_language"
+DRAWN_LANGUAGE_KEY = "console_language_drawn"
+WORDED_CHOICES_KEY = "console_worded_choices"
 _INDEX = {ENGLISH: 0, SPANISH: 1}
 # One format for every moment the console shows: date, 24-hour time with seconds, and zone.
 MOMENT_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
@@ -62,17 +64,37 @@ def current_language() -> str:
     return language_of_locale(_browser("locale"))
 
 
+def worded_choice(key: str) -> str:
+    """The key of a radio, select or multiselect whose options are shown in words, to be
+    kept across a language switch (see _carry_worded_choices); returns the key."""
+    st.session_state.setdefault(WORDED_CHOICES_KEY, set()).add(key)
+    return key
+
+
+def _carry_worded_choices() -> None:
+    """The browser holds such a widget's choice by its words: once the words change language
+    it would show nothing chosen. Setting each choice again, before its widget is drawn, makes
+    Streamlit send it to the browser in the new words."""
+    for key in st.session_state.get(WORDED_CHOICES_KEY, ()):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def render_language_switch() -> str:
     """The switch, in the sidebar; its first value is the browser's language."""
-    st.session_state.setdefault(LANGUAGE_KEY, current_language())
+    drawn = st.session_state.get(DRAWN_LANGUAGE_KEY)
+    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGE_NAMES:
+        # First run (the browser's language), or a click on the chosen option, which unselects
+        # it in a segmented control: keep the language shown.
+        st.session_state[LANGUAGE_KEY] = drawn or current_language()
+    if drawn is not None and drawn != st.session_state[LANGUAGE_KEY]:
+        _carry_worded_choices()
+    st.session_state[DRAWN_LANGUAGE_KEY] = st.session_state[LANGUAGE_KEY]
     with st.sidebar:
         st.segmented_control(
             "Language / Idioma", list(LANGUAGE_NAMES), format_func=LANGUAGE_NAMES.get,
             key=LANGUAGE_KEY, label_visibility="collapsed", width="stretch",
         )
-    # A click on the selected option unselects it in a segmented control: keep a language.
-    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGE_NAMES:
-        st.session_state[LANGUAGE_KEY] = ENGLISH
     return current_language()
 
 
