@@ -13,7 +13,8 @@ were (migration 0005): a line that matches no template is kept whole, nothing lo
 
 import re
 import string
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -148,7 +149,7 @@ CATALOGUE: dict[str, EventKind] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogEvent:
     """One entry of an execution's log: `at` as iso_utc writes it, an event of CATALOGUE, and
     its values (text, as JSON keeps them)."""
@@ -185,9 +186,40 @@ def seed_text(event: LogEvent) -> str:
 
 def seed_line(event: LogEvent) -> str:
     """The JSON API's line: `[<d/m/yyyy, H:MM:SS>] <text>`, as the seeds write it."""
-    if event.event == LINE:
-        return str(event.values.get(LINE, ""))
-    return f"[{es_local_time(parse_iso(event.at))}] {seed_text(event)}"
+    return seed_lines([event])[0]
+
+
+def seed_lines(events: Iterable[LogEvent]) -> list[str]:
+    """`seed_line` of each event (a whole log at once: the local zone is looked up once)."""
+    clocks = _seed_clocks()
+    lines = []
+    for event in events:
+        name = event.event
+        if name == LINE:
+            lines.append(str(event.values.get(LINE, "")))
+            continue
+        clock = clocks.get(event.at)
+        if clock is None:
+            clock = clocks[event.at] = es_local_time(parse_iso(event.at))
+        kind = CATALOGUE.get(name)
+        lines.append(f"[{clock}] {_text(event, kind.spanish if kind else None)}")
+    return lines
+
+
+# Seed clocks already rendered (`5/3/2024, 10:00:00` by `at`), for the local zone as
+# time.tzset() last set it: a page that shows the same syncs again (History's refresh, a poll
+# of the API) renders each time once. A few MB at most, then started afresh.
+_SEED_CLOCKS: dict[tuple, dict[str, str]] = {}
+SEED_CLOCKS_KEPT = 100_000
+
+
+def _seed_clocks() -> dict[str, str]:
+    zone = (time.timezone, time.altzone, time.tzname)
+    clocks = _SEED_CLOCKS.get(zone)
+    if clocks is None or len(clocks) > SEED_CLOCKS_KEPT:
+        _SEED_CLOCKS.clear()  # one zone at a time: another is only ever a test's
+        clocks = _SEED_CLOCKS[zone] = {}
+    return clocks
 
 
 def describe(event: LogEvent, language: str) -> str:

@@ -4,7 +4,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from kbsync_core.events import LogEvent, seed_line
+from kbsync_core.events import LogEvent, seed_lines
 from kbsync_core.logsafety import redact_secrets
 
 DEFAULT_DESCRIPTION = "Sincronización ejecutada desde la interfaz de chat"
@@ -147,7 +147,7 @@ class Execution:
     @property
     def logs(self) -> list[str]:
         """The log as the seeds' lines (`[5/3/2024, 10:00:00] Ejecución creada.`)."""
-        return [seed_line(event) for event in self.events]
+        return seed_lines(self.events)
 
     def to_dict(self) -> dict:
         """The seed 000 shape (finishedAt only once ended) plus kbsync's additions."""

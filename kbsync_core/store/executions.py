@@ -1,7 +1,9 @@
 """Sync executions (seed 000's records), their log events, and their runs, persisted."""
 
+import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 
 import sqlalchemy as sa
 
@@ -32,6 +34,9 @@ UPDATABLE_FIELDS = frozenset(
         "conflict_job_id", "description",
     }
 )
+# Read-only, as every event's values read from the store: shared by the events that have the
+# same, so that none can change another's.
+_NO_VALUES: Mapping = MappingProxyType({})
 UNFINISHED_STATUSES = (ExecutionStatus.PENDIENTE, ExecutionStatus.EN_EJECUCION)
 
 # Every execution read joins its run, for `interrupted`.
@@ -224,13 +229,21 @@ class ExecutionStore:
             return {}
         logs = execution_logs_table.c
         result = connection.execute(
-            sa.select(logs.execution_id, logs.at, logs.event, logs.event_values)
+            # The values as stored text: most are one of a few ("{}", an AWS status), decoded
+            # once per read rather than once per event.
+            sa.select(
+                logs.execution_id, logs.at, logs.event, sa.cast(logs.event_values, sa.Text)
+            )
             .where(logs.execution_id.in_(execution_ids))
             .order_by(logs.id)
-        )
+        ).all()
         events: dict[str, list[LogEvent]] = {}
-        for execution_id, at, event, values in result:
-            events.setdefault(execution_id, []).append(LogEvent(at, event, values or {}))
+        decoded: dict[str | None, Mapping] = {None: _NO_VALUES}
+        for execution_id, at, event, stored in result:
+            values = decoded.get(stored)
+            if values is None:
+                values = decoded[stored] = MappingProxyType(json.loads(stored) or {})
+            events.setdefault(execution_id, []).append(LogEvent(at, event, values))
         return events
 
     def close(self) -> None:
