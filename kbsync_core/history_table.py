@@ -9,9 +9,7 @@ from datetime import date
 
 import pandas as pd
 
-from kbsync_core.models import AWS_SOURCE, ExecutionStatus
-
-AWS_TRIGGER = "aws"
+from kbsync_core.models import AWS_SOURCE, TRIGGER_AWS, ExecutionStatus
 
 # AWS's statistics, as the AWS console's data source page counts a sync's documents.
 COUNT_COLUMNS = {
@@ -44,7 +42,7 @@ def is_sync(row: Mapping) -> bool:
 def trigger_of(row: Mapping) -> str | None:
     """Who started the sync (console, api, schedule, aws); None when kbsync did not record it.
     A job kbsync only knows from AWS was started by someone in AWS."""
-    return row.get("trigger") or (AWS_TRIGGER if row.get("source") == AWS_SOURCE else None)
+    return row.get("trigger") or (TRIGGER_AWS if row.get("source") == AWS_SOURCE else None)
 
 
 def history_frame(rows: list[dict]) -> pd.DataFrame:

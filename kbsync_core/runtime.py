@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 
+from kbsync_core.activity import DataSourceActivity
 from kbsync_core.aws import AwsClients
 from kbsync_core.config import Settings, load_settings
 from kbsync_core.connections import Connections, sandbox_connection_bodies
@@ -76,6 +77,8 @@ class Kbsync:
             connection_credentials=self.connections.credentials_by_id,
         )
         self.history = HistoryService(self.engine, self.clients)
+        # Whether a sync runs on a data source now (the Sync page asks it every few seconds).
+        self.activity = DataSourceActivity(self.store, self.history)
         # What GET /api/sync and the console's panels read: pollers share recent reads.
         self.reads = ExecutionReads(self.store)
         self._closed = False

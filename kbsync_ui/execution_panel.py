@@ -1,12 +1,11 @@
 """One execution on screen, refreshed by a fragment that reruns only itself while it runs."""
 
-import weakref
 
 import pandas as pd
 import streamlit as st
 
 from kbsync_core import events
-from kbsync_core.activity import Activity, DataSourceActivity
+from kbsync_core.activity import Activity
 from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.models import AwsCredentials, Execution, ExecutionStatus, SyncTarget
 from kbsync_core.runtime import Kbsync
@@ -290,29 +289,16 @@ def _aws_started_at(
     kbsync: Kbsync, execution: Execution, credentials: AwsCredentials
 ) -> str | None:
     """AWS's start of the job a refused start ran into, when AWS lists it as running."""
-    running = activity_of(kbsync).running(execution.target, credentials).running
+    running = data_source_activity(kbsync, execution.target, credentials).running
     if running is not None and running.job_id == execution.conflict_job_id:
         return running.started_at
     return None
 
 
-_ACTIVITIES: "weakref.WeakKeyDictionary[Kbsync, DataSourceActivity]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def activity_of(kbsync: Kbsync) -> DataSourceActivity:
-    """The process's one DataSourceActivity (its AWS answers shared by every session)."""
-    activity = _ACTIVITIES.get(kbsync)
-    if activity is None:
-        activity = _ACTIVITIES.setdefault(kbsync, DataSourceActivity(kbsync.store, kbsync.clients))
-    return activity
-
-
 def data_source_activity(
     kbsync: Kbsync, target: SyncTarget, credentials: AwsCredentials | None
 ) -> Activity:
-    return activity_of(kbsync).running(target, credentials)
+    return kbsync.activity.running(target, credentials)
 
 
 # -- this session's executions -------------------------------------------------------------------

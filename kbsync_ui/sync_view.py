@@ -6,6 +6,7 @@ them out; the execution panel is kbsync_ui/execution_panel.py."""
 import streamlit as st
 
 from kbsync_core.activity import RunningSync
+from kbsync_core.models import TRIGGER_CONSOLE, TRIGGERS
 from kbsync_core.validation import (
     DESCRIPTION_MAX_LENGTH,
     RequestValidationError,
@@ -14,7 +15,6 @@ from kbsync_core.validation import (
 )
 from kbsync_ui.connection import connection_gap
 from kbsync_ui.execution_panel import (
-    activity_of,
     data_source_activity,
     display_status,
     request_stop,
@@ -93,7 +93,7 @@ DESCRIPTION_KEY = "sync_description"
 
 
 def trigger_words(trigger: str | None) -> str:
-    return TEXTS(f"trigger_{trigger}") if trigger in ("console", "api", "schedule", "aws") else "—"
+    return TEXTS(f"trigger_{trigger}") if trigger in TRIGGERS else "—"
 
 
 def _default_description() -> None:
@@ -125,10 +125,9 @@ def _start(kbsync, connection, running: RunningSync | None) -> None:
         return
     request = SyncRequest(
         connection.target, connection.credentials, description, connection.connection_id,
-        trigger="console",
+        trigger=TRIGGER_CONSOLE,
     )
     remember_execution(kbsync.engine.start_sync(request).id)
-    activity_of(kbsync).forget(connection.target)
 
 
 def _watch(kbsync, connection, running: RunningSync) -> None:
@@ -152,7 +151,6 @@ def _stop(kbsync, connection, running: RunningSync) -> None:
     else:
         execution_id = running.execution.id
     request_stop(kbsync, execution_id, connection.credentials if connection else None)
-    activity_of(kbsync).forget(running.execution.target if running.execution else connection.target)
 
 
 STATE_REFRESH_SECONDS = 5

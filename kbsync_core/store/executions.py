@@ -186,8 +186,12 @@ class ExecutionStore:
             by_job[execution.job_id] = execution
         return by_job
 
-    def list_unfinished(self) -> list[Execution]:
-        return self._select(executions_table.c.status.in_([str(s) for s in UNFINISHED_STATUSES]))
+    def list_unfinished(self, target: SyncTarget | None = None) -> list[Execution]:
+        """Executions not ended yet, newest first; of one data source when `target` is given."""
+        unfinished = executions_table.c.status.in_([str(s) for s in UNFINISHED_STATUSES])
+        if target is None:
+            return self._select(unfinished)
+        return self._select(sa.and_(_target_clause(target), unfinished))
 
     def list_interrupted(self, target: SyncTarget) -> list[Execution]:
         return self._select(sa.and_(_target_clause(target), runs_table.c.state == INTERRUPTED))

@@ -1,10 +1,13 @@
-"""Reading an AppTest run the way an operator reads the screen."""
+"""Reading an AppTest run the way an operator reads the screen, and acting on the sandbox as
+someone outside kbsync would."""
 
 import time
 
+import boto3
 from streamlit.testing.v1 import AppTest
 
 from kbsync_core.models import Execution
+from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 
 WAIT_SECONDS = 30
 
@@ -42,3 +45,11 @@ def wait_for_execution(kbsync, execution_id: str, condition) -> Execution:
             return execution
         time.sleep(0.02)
     raise AssertionError(f"execution never reached the condition: {execution}")
+
+
+def run_outside_kbsync() -> dict:
+    """A job started with AWS's own API (the AWS console, a script), not by kbsync, on the
+    in-process sandbox."""
+    return boto3.client("bedrock-agent", region_name=SANDBOX_REGION).start_ingestion_job(
+        knowledgeBaseId=SANDBOX_KNOWLEDGE_BASE_ID, dataSourceId=SANDBOX_DATA_SOURCE_ID
+    )["ingestionJob"]

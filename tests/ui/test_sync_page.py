@@ -3,15 +3,13 @@ Stopped), the URL that names the execution watched, and the conflict path."""
 
 import re
 
-import boto3
 from streamlit.testing.v1 import AppTest
 
 from kbsync_core.models import ExecutionStatus
 from kbsync_core.timefmt import iso_utc
-from kbsync_sandbox import SANDBOX_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
 from kbsync_ui.session import CURRENT_EXECUTION_KEY
 from tests.ui.conftest import APP, sign_in
-from tests.ui.helpers import rerun_until, texts, wait_for_execution
+from tests.ui.helpers import rerun_until, run_outside_kbsync, texts, wait_for_execution
 
 
 def start_button(at):
@@ -32,13 +30,6 @@ def badge(at) -> str:
 def url_execution(at) -> str | None:
     value = at.query_params.get("execution")
     return value[0] if isinstance(value, list) else value
-
-
-def run_outside_kbsync():
-    """A job started with AWS's own API (the AWS console, a script), not by kbsync."""
-    return boto3.client("bedrock-agent", region_name=SANDBOX_REGION).start_ingestion_job(
-        knowledgeBaseId=SANDBOX_KNOWLEDGE_BASE_ID, dataSourceId=SANDBOX_DATA_SOURCE_ID
-    )["ingestionJob"]
 
 
 def test_start_shows_the_execution_and_it_runs_to_completado(console, kbsync):
