@@ -491,6 +491,16 @@ class SyncEngine:
 
         return self.coordinator.adopt(execution.id, (ACTIVE, INTERRUPTED), begin)
 
+    def is_stopping(self, execution: Execution) -> bool:
+        """An unfinished execution someone asked to stop (the request is stored, so every
+        replica and session sees it at once), or whose job AWS already says is STOPPING."""
+        if execution.status.is_final:
+            return False
+        if execution.aws_status == "STOPPING":
+            return True
+        run = self.store.runs.get(execution.id)
+        return bool(run and run.stop_requested)
+
     def acts_as_server(self, execution_id: str) -> bool:
         """Whether the run works with the server's identity (a connection, a profile, the
         default chain) rather than keys an operator gave: acting on it without keys of one's

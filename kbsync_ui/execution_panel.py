@@ -86,17 +86,6 @@ END_TOASTS = {
 
 # -- what a sync is doing ------------------------------------------------------------------------
 
-def stop_requested(kbsync: Kbsync, execution: Execution) -> bool:
-    """Someone asked this unfinished execution to stop (stored, so every session sees it), or
-    AWS already says STOPPING."""
-    if execution.status.is_final:
-        return False
-    if execution.aws_status == "STOPPING":
-        return True
-    run = kbsync.store.runs.get(execution.id)
-    return bool(run and run.stop_requested)
-
-
 def status_badge(status: str) -> str:
     """A status as a markdown badge, in words: `:blue-badge[🔄 Running]`."""
     color = STOPPING_COLOR if status == STOPPING else STATUS_COLORS[ExecutionStatus(status)]
@@ -105,14 +94,14 @@ def status_badge(status: str) -> str:
 
 def display_status(kbsync: Kbsync, execution: Execution) -> str:
     """The execution's status as shown: Stopping from the moment a stop is asked for."""
-    return STOPPING if stop_requested(kbsync, execution) else execution.status
+    return STOPPING if kbsync.engine.is_stopping(execution) else execution.status
 
 
 def request_stop(kbsync: Kbsync, execution_id: str, credentials: AwsCredentials | None) -> None:
     """Stop's click (a callback, so the page drawn next already shows Stopping). A click on a
     sync whose stop was already asked does nothing: no second request, no second toast."""
     execution = kbsync.store.get(execution_id)
-    if execution is None or stop_requested(kbsync, execution):
+    if execution is None or kbsync.engine.is_stopping(execution):
         return
     try:
         # The sidebar's keys stop an execution this process no longer watches (after a
@@ -138,10 +127,6 @@ def watch_job(
     """Watch an AWS job in the panel: kbsync's execution of it when it has one (however it
     ended: never a second execution of one job), else a new one that monitors it from
     `started_at`, AWS's start of the job."""
-    existing = kbsync.store.find_by_job_ids(target, [job_id]).get(job_id)
-    if existing is not None and existing.status.is_final:
-        watch_execution(existing.id)
-        return existing.id
     attached = kbsync.engine.monitor_job(
         target, credentials, job_id, description, started_at=started_at
     )

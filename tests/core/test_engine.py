@@ -142,9 +142,13 @@ def test_stop_reaches_detenido(engine, sandboxed):
     sandboxed.speed = 2  # slow enough to stop it mid-run
     execution = engine.start_sync(sync_request())
     wait_for(lambda: engine.get(execution.id).status is ExecutionStatus.EN_EJECUCION)
+    assert not engine.is_stopping(engine.get(execution.id))
     engine.stop_sync(execution.id)
+    # Stopping from the moment it is asked (stored), before AWS says STOPPING.
+    assert engine.is_stopping(engine.get(execution.id))
     sandboxed.speed = 200
     stopped = run_to_end(engine, execution.id)
+    assert not engine.is_stopping(stopped)
     assert stopped.status is ExecutionStatus.DETENIDO
     assert stopped.aws_status == "STOPPED"
     assert any(f"Deteniendo Ingestion Job: {stopped.job_id}" in line for line in stopped.logs)
