@@ -20,7 +20,7 @@ from kbsync_core.history_table import (
     is_sync,
     trigger_of,
 )
-from kbsync_core.models import AWS_SOURCE, ExecutionStatus
+from kbsync_core.models import AWS_SOURCE, TRIGGERS, ExecutionStatus
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import HistoryRequest
 from kbsync_ui.i18n import SPANISH, Texts, browser_zone, current_language, format_moment
@@ -197,13 +197,9 @@ SPANISH_TIME_LOCALE = {
 
 def trigger_words(trigger: str | None) -> str | None:
     """`console` → Console / Consola; None (not recorded) stays None, drawn as "—"."""
-    if not isinstance(trigger, str) or not trigger:  # None, or a table's NaN
-        return None
-    key = f"trigger_{trigger.lower()}"
-    try:
-        return TEXTS(key)
-    except KeyError:
-        return trigger
+    if trigger not in TRIGGERS:  # None, a table's NaN, or a value of a later kbsync
+        return trigger if isinstance(trigger, str) and trigger else None
+    return TEXTS(f"trigger_{trigger}")
 
 
 @dataclass(frozen=True)
