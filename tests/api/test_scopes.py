@@ -15,13 +15,16 @@ from tests.support.tokens import client, create_token, database_url
 REVOCATION_SECONDS = 6.0  # 5 s of cache, plus a request's time
 # About 1.7 s: the CLI takes days, fractions too.
 TINY_EXPIRY_DAYS = "0.00002"
+# A fixed id no execution has: a random one would give each pytest-xdist worker different
+# test ids, and the workers must collect the same tests.
+UNKNOWN_EXECUTION_ID = "0b5e0c4e-6f1d-4c55-9d8e-2b7f3c1a9e01"
 READS = [
-    ("GET", f"/api/sync?executionId={uuid.uuid4()}", None),
+    ("GET", f"/api/sync?executionId={UNKNOWN_EXECUTION_ID}", None),
     ("POST", "/api/sync-history", history_body()),
 ]
 WRITES = [
     ("POST", "/api/sync", sync_body()),
-    ("POST", "/api/sync/stop", {"executionId": str(uuid.uuid4())}),
+    ("POST", "/api/sync/stop", {"executionId": UNKNOWN_EXECUTION_ID}),
 ]
 
 

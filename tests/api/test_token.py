@@ -8,10 +8,13 @@ from tests.api.client import JsonClient
 from tests.api.conftest import API_TOKEN, history_body, sync_body
 from tests.support.servers import start_console
 
+# A fixed id no execution has: a random one would give each pytest-xdist worker different
+# test ids, and the workers must collect the same tests.
+UNKNOWN_EXECUTION_ID = "0b5e0c4e-6f1d-4c55-9d8e-2b7f3c1a9e01"
 PROTECTED = [
     ("POST", "/api/sync", sync_body()),
-    ("GET", f"/api/sync?executionId={uuid.uuid4()}", None),
-    ("POST", "/api/sync/stop", {"executionId": str(uuid.uuid4())}),
+    ("GET", f"/api/sync?executionId={UNKNOWN_EXECUTION_ID}", None),
+    ("POST", "/api/sync/stop", {"executionId": UNKNOWN_EXECUTION_ID}),
     ("POST", "/api/sync-history", history_body()),
     ("GET", "/api/not-an-endpoint", None),
 ]
