@@ -361,12 +361,25 @@ def get_sync(
         return internal_error("reading an execution", error)
     if execution is None:
         return error_reply(404, EXECUTION_NOT_FOUND)
-    return ApiReply(200, execution.to_dict())
+    try:
+        body, encoded = _encoded_executions.encode(execution, kbsync.progress.of)
+    except Exception as error:
+        return internal_error("reading an execution's progress", error)
+    return ApiReply(200, body, encoded=encoded)
+
+
+def execution_body(execution: Execution, progress_of) -> dict:
+    """GET /api/sync's execution: seed 000's shape and kbsync's additions, with `progress`
+    (kbsync_core.progress: percentage, stage, expected documents, estimated completion)."""
+    body = execution.to_dict()
+    body["progress"] = progress_of(execution).to_dict()
+    return body
 
 
 def get_sync_without_reading(kbsync: Kbsync, execution_id: str | None) -> ApiReply | None:
     """GET /api/sync's answer when it needs no store read (a malformed id, or an execution
-    read lately: kbsync_core.reads); None when it does. Cheap enough for the event loop."""
+    read and answered lately: kbsync_core.reads); None when it does. Cheap enough for the
+    event loop."""
     try:
         execution_id = read_execution_id(execution_id, from_url=True)
     except ApiError as error:
@@ -374,30 +387,39 @@ def get_sync_without_reading(kbsync: Kbsync, execution_id: str | None) -> ApiRep
     execution = kbsync.reads.peek(execution_id)
     if execution is None:
         return None
-    return ApiReply(200, {}, encoded=_encoded_executions.encode(execution))
+    # Its progress may need a store read (its data source's past, once): not on the loop.
+    kept = _encoded_executions.kept(execution)
+    return None if kept is None else ApiReply(200, kept[0], encoded=kept[1])
 
 
 class EncodedExecutions:
     """The JSON of executions answered lately. A polled execution is the same object for as
-    long as kbsync_core.reads keeps it, so it is encoded once, not once per poll."""
+    long as kbsync_core.reads keeps it, so it is encoded (and its progress computed) once, not
+    once per poll."""
 
     def __init__(self, max_kept: int = 1024):
         self._max_kept = max_kept
-        self._kept: OrderedDict[str, tuple[Execution, bytes]] = OrderedDict()
+        self._kept: OrderedDict[str, tuple[Execution, dict, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def encode(self, execution: Execution) -> bytes:
+    def kept(self, execution: Execution) -> tuple[dict, bytes] | None:
+        """The body and JSON answered for this very execution object, if it still is."""
         with self._lock:
             kept = self._kept.get(execution.id)
-            if kept is not None and kept[0] is execution:
-                return kept[1]
-        encoded = encode_json(execution.to_dict())
+            return kept[1:] if kept is not None and kept[0] is execution else None
+
+    def encode(self, execution: Execution, progress_of) -> tuple[dict, bytes]:
+        kept = self.kept(execution)
+        if kept is not None:
+            return kept
+        body = execution_body(execution, progress_of)
+        encoded = encode_json(body)
         with self._lock:
-            self._kept[execution.id] = (execution, encoded)
+            self._kept[execution.id] = (execution, body, encoded)
             self._kept.move_to_end(execution.id)
             while len(self._kept) > self._max_kept:
                 self._kept.popitem(last=False)
-        return encoded
+        return body, encoded
 
 
 _encoded_executions = EncodedExecutions()

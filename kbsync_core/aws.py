@@ -212,4 +212,6 @@ def aws_errors_explained(credentials: AwsCredentials | None) -> Iterator[None]:
     try:
         yield
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-        raise AwsRequestError(describe_aws_error(error, credentials)) from None
+        raise AwsRequestError(
+            describe_aws_error(error, credentials), aws_error_code(error)
+        ) from None

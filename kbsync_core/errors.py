@@ -30,6 +30,11 @@ class AwsRequestError(KbsyncError):
     """AWS refused or failed a request made for an operator; the message is AWS's own code and
     words, with any secret removed."""
 
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        # AWS's error code (`AccessDeniedException`), for the edges that map it to their own.
+        self.code = code
+
 
 class ConnectionNotFoundError(KbsyncError, LookupError):
     """No connection has that id (or none the caller may see)."""

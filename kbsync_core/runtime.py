@@ -15,6 +15,7 @@ from kbsync_core.config import Settings, load_settings
 from kbsync_core.connections import Connections, sandbox_connection_bodies
 from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials, SyncTarget
+from kbsync_core.progress import SyncProgress
 from kbsync_core.reads import ExecutionReads
 from kbsync_core.runs import RunCoordinator, new_owner_id
 from kbsync_core.store import ExecutionStore
@@ -81,6 +82,8 @@ class Kbsync:
         self.activity = DataSourceActivity(self.store, self.history)
         # What GET /api/sync and the console's panels read: pollers share recent reads.
         self.reads = ExecutionReads(self.store)
+        # How far a running sync is and when it should end (GET /api/sync, the console).
+        self.progress = SyncProgress(self.store, poll_seconds=settings.poll_seconds)
         self._closed = False
 
     @classmethod

@@ -405,7 +405,11 @@ class SyncEngine:
     @staticmethod
     def _aws_error(worker: Worker, error: BaseException) -> LogEvent:
         """AWS's own words about an error, the worker's keys taken out."""
-        return log_event(events.AWS_ERROR, error=describe_aws_error(error, worker.credentials))
+        return log_event(
+            events.AWS_ERROR,
+            error=describe_aws_error(error, worker.credentials),
+            code=aws_error_code(error),
+        )
 
     def _end_failed(self, lease: Lease, ending: list[LogEvent], **changes) -> None:
         """End an execution FALLIDO with these log events, in one write."""

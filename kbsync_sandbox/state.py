@@ -22,6 +22,12 @@ IN_PROGRESS_BASE_SECONDS = 8.0
 SECONDS_PER_SCANNED_DOCUMENT = 0.3
 SECONDS_PER_CHANGED_DOCUMENT = 1.0
 STOPPING_SECONDS = 4.0
+# IN_PROGRESS moves as Bedrock's does: the documents are scanned first (the scanned counters
+# grow), then the changed ones are indexed (the indexed, deleted and failed counters grow),
+# then a wind-down with every counter final. The base seconds split between the three.
+SCAN_BASE_SECONDS = 4.0
+INDEX_BASE_SECONDS = 2.0
+SCAN_COUNTERS = frozenset({"numberOfDocumentsScanned", "numberOfMetadataDocumentsScanned"})
 
 MAX_CONCURRENT_JOBS = 5  # Bedrock's default quota of concurrent ingestion jobs per account
 RUNNING_STATUSES = ("STARTING", "IN_PROGRESS", "STOPPING")
@@ -54,6 +60,9 @@ class IngestionJob:
     failure_reasons: list[str]
     in_progress_at: float
     in_progress_seconds: float
+    # How long the scan, then the indexing, last within IN_PROGRESS (the rest winds down).
+    scan_seconds: float
+    index_seconds: float
     # (status, simulated second it begins), in order; the last one never ends.
     phases: list[tuple[str, float]] = field(default_factory=list)
     stopped_at: float | None = None
@@ -65,14 +74,22 @@ class IngestionJob:
         status = self.status(now)
         if status in ("COMPLETE", "FAILED"):
             return dict(self.final_statistics)
-        # Counters grow with the IN_PROGRESS phase and freeze where a stop caught them.
+        # Counters grow during their part of IN_PROGRESS and freeze where a stop caught them.
         until = now if self.stopped_at is None else min(now, self.stopped_at)
-        progress = min(max((until - self.in_progress_at) / self.in_progress_seconds, 0.0), 1.0)
-        return {name: int(value * progress) for name, value in self.final_statistics.items()}
+        scanned = _fraction(until - self.in_progress_at, self.scan_seconds)
+        indexed = _fraction(until - self.in_progress_at - self.scan_seconds, self.index_seconds)
+        return {
+            name: int(value * (scanned if name in SCAN_COUNTERS else indexed))
+            for name, value in self.final_statistics.items()
+        }
 
     def finish(self, now: float) -> None:
         """Compress the rest of the schedule so the job is in its end state from `now`."""
         self.phases = [(status, min(begins, now)) for status, begins in self.phases]
+
+
+def _fraction(elapsed: float, seconds: float) -> float:
+    return min(max(elapsed / seconds, 0.0), 1.0) if seconds > 0 else float(elapsed >= 0)
 
 
 class BedrockAgentSimulation:
@@ -334,6 +351,11 @@ class BedrockAgentSimulation:
                 "numberOfDocumentsFailed",
             )
         )
+        scan_seconds = (
+            SCAN_BASE_SECONDS
+            + SECONDS_PER_SCANNED_DOCUMENT * statistics["numberOfDocumentsScanned"]
+        )
+        index_seconds = INDEX_BASE_SECONDS + SECONDS_PER_CHANGED_DOCUMENT * changed
         in_progress_seconds = (
             IN_PROGRESS_BASE_SECONDS
             + SECONDS_PER_SCANNED_DOCUMENT * statistics["numberOfDocumentsScanned"]
@@ -353,6 +375,8 @@ class BedrockAgentSimulation:
             failure_reasons=sorted(scan.failures.values()),
             in_progress_at=in_progress_at,
             in_progress_seconds=in_progress_seconds,
+            scan_seconds=scan_seconds,
+            index_seconds=index_seconds,
             phases=[
                 ("STARTING", now),
                 ("IN_PROGRESS", in_progress_at),

@@ -16,6 +16,7 @@ from kbsync_core.config import Settings
 from kbsync_core.errors import ExecutionFinishedError, ExecutionNotFoundError, NotMonitoredError
 from kbsync_core.events import CREATED, log_event
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
+from kbsync_core.progress import SyncProgress
 from kbsync_core.store import ExecutionStore
 from kbsync_core.tokens import ApiTokens
 from tests.api.conftest import history_body, sync_body
@@ -88,6 +89,7 @@ def fake_kbsync(engine_error=None, history_error=None, **settings_changes):
         engine=engine,
         reads=engine,  # executions are read as the engine has them, nothing kept
         history=FakeHistory(history_error),
+        progress=SyncProgress(ExecutionStore("sqlite://")),
     )
 
 
@@ -206,7 +208,16 @@ def test_a_valid_request_reaches_the_core_and_renders_its_answer(endpoint, body,
 
 def test_get_renders_the_execution_or_the_seeds_404():
     kbsync = fake_kbsync()
-    assert api.get_sync(kbsync, f" {EXECUTION.id} ") == api.ApiReply(200, EXECUTION.to_dict())
+    reply = api.get_sync(kbsync, f" {EXECUTION.id} ")
+    # Seed 000's execution, and kbsync's progress beside it (nothing known of it yet).
+    assert (reply.status, json.loads(reply.encoded)) == (200, reply.body)
+    assert reply.body == {
+        **EXECUTION.to_dict(),
+        "progress": {
+            "percentage": None, "stage": "starting", "documentsExpected": None,
+            "documentsScanned": 0, "estimatedCompletion": None,
+        },
+    }
     assert api.get_sync(kbsync, "unknown").body == {"error": api.EXECUTION_NOT_FOUND}
     assert api.get_sync(kbsync, None).status == 400
     assert api.get_sync(kbsync, "x" * 65).status == 404
