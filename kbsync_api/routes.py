@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from kbsync_api import channels
 from kbsync_api import contract as api
 from kbsync_core.runtime import Kbsync, get_kbsync
 from kbsync_core.tokens import CONNECTIONS_READ, CONNECTIONS_WRITE, SYNC_READ, SYNC_WRITE
@@ -62,7 +63,31 @@ async def visible(request: Request, kbsync: Kbsync) -> tuple[str, ...] | None:
 async def start_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
     payload = await read_json_body(request)
     limited = await visible(request, kbsync)
+    if channels.is_channel_request(payload):  # seed 003's body; seed 000's names no channel
+        return await run_in_threadpool(channels.start_sync, kbsync, payload, limited)
     return await run_in_threadpool(api.start_sync, kbsync, payload, limited)
+
+
+async def channel_sync_status(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    query = request.query_params
+    return await run_in_threadpool(
+        channels.sync_status, kbsync, query.get("channel_id"), query.get("job_id"), limited
+    )
+
+
+async def channel_sync_history(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    query = request.query_params
+    return await run_in_threadpool(
+        channels.sync_history, kbsync, query.get("channel_id"), query.get("limit"), limited
+    )
+
+
+async def cancel_channel_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(channels.cancel_sync, kbsync, payload, limited)
 
 
 class SharedReads:
@@ -249,6 +274,26 @@ def api_routes() -> list[Route]:
             ),
         ),
         Route("/api/sync/stop", JsonEndpoint({"POST": stop_sync}, scopes={"POST": SYNC_WRITE})),
+        # Seed 003's (kbsync_api/channels.py): channels are connections, so these act with the
+        # server's identity.
+        Route(
+            "/api/sync/status",
+            JsonEndpoint(
+                {"GET": channel_sync_status}, scopes={"GET": SYNC_READ}, acts_as_server=True
+            ),
+        ),
+        Route(
+            "/api/sync/history",
+            JsonEndpoint(
+                {"GET": channel_sync_history}, scopes={"GET": SYNC_READ}, acts_as_server=True
+            ),
+        ),
+        Route(
+            "/api/sync/cancel",
+            JsonEndpoint(
+                {"POST": cancel_channel_sync}, scopes={"POST": SYNC_WRITE}, acts_as_server=True
+            ),
+        ),
         Route(
             "/api/sync-history",
             # A read, though a POST: seed 001 sends its credentials in a body.

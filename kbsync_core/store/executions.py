@@ -173,6 +173,12 @@ class ExecutionStore:
         """The newest executions of one data source, newest first."""
         return self._select(_target_clause(target), limit=limit)
 
+    def list_for_connection(
+        self, connection_id: str, limit: int = DEFAULT_LIST_LIMIT
+    ) -> list[Execution]:
+        """The newest executions started from one connection, newest first."""
+        return self._select(runs_table.c.connection_id == connection_id, limit=limit)
+
     def find_by_job_ids(self, target: SyncTarget, job_ids: Iterable[str]) -> dict[str, Execution]:
         """Local executions that started (or monitor) these jobs, by job id; newest wins."""
         job_ids = list(job_ids)

@@ -15,7 +15,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 README_BASE_URL = "http://localhost:8501"
 SCRIPT_TIMEOUT_SECONDS = 60
 STATUSES = (
-    "200", "201", "202", "204", "400", "401", "403", "404", "405", "409", "413", "415", "500"
+    "200", "201", "202", "204", "400", "401", "403", "404", "405", "409", "413", "415", "429",
+    "500", "502",
 )
 
 
@@ -51,7 +52,8 @@ def test_every_endpoint_and_status_is_documented():
     section = json_api_section()
     paths = {route.path for route in api_routes() if "{" not in route.path and route.path != "/api"}
     assert paths == {
-        "/api/health", "/api/sync", "/api/sync/stop", "/api/sync-history", "/api/connections"
+        "/api/health", "/api/sync", "/api/sync/stop", "/api/sync-history", "/api/connections",
+        "/api/sync/status", "/api/sync/history", "/api/sync/cancel",
     }
     assert not [path for path in paths if path not in section]
     assert not [status for status in STATUSES if f"`{status}" not in section]
