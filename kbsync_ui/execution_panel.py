@@ -19,6 +19,7 @@ from kbsync_ui.presentation import (
     format_duration,
     status_label,
 )
+from kbsync_ui.progress_bar import render_progress
 from kbsync_ui.session import announce_once, watch_execution
 from kbsync_ui.widgets import render_log, render_statistics
 
@@ -197,6 +198,7 @@ def _panel(
         st.caption(TEXTS("started", moment=format_moment(execution.started_at)))
         _stop_button(kbsync, execution, status, connection, can_operate)
         _stop_feedback(execution.id)
+        render_progress(kbsync, execution)
         render_statistics(execution.statistics)
         _problems(execution)
         _conflict(kbsync, execution, connection, can_operate)

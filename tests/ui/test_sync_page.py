@@ -5,8 +5,9 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from kbsync_core.models import ExecutionStatus
+from kbsync_core.models import AwsCredentials, ExecutionStatus
 from kbsync_core.timefmt import iso_utc
+from kbsync_core.validation import SyncRequest
 from kbsync_ui.session import CURRENT_EXECUTION_KEY
 from tests.ui.conftest import APP, sign_in
 from tests.ui.helpers import rerun_until, run_outside_kbsync, texts, wait_for_execution
@@ -249,3 +250,29 @@ def test_the_page_speaks_spanish(kbsync):
     assert "Analizados **20**" in texts(console)
     assert list(console.dataframe[0].value["Estado"]) == ["✅ Completado"]
     assert kbsync.engine.get(execution_id).status is ExecutionStatus.COMPLETADO
+
+
+def test_a_running_sync_shows_a_progress_bar_with_its_stage_and_eta(console, kbsync):
+    # A first complete sync of the data source, for the second to be measured against.
+    first = kbsync.engine.start_sync(
+        SyncRequest(
+            kbsync.suggested_target,
+            AwsCredentials.from_keys("AKIAIOSFODNN7EXAMPLE", "any-secret"),
+            "first",
+        )
+    )
+    wait_for_execution(kbsync, first.id, lambda e: e.status.is_final)
+    kbsync.sandbox.speed = 2  # the second sync scans for ~5 s
+    sign_in(console)
+    second = start(console)
+    wait_for_execution(
+        kbsync, second, lambda e: e.statistics.get("numberOfDocumentsScanned", 0) >= 2
+    )
+    console.run()
+    (bar,) = console.get("progress")
+    assert 5 <= bar.proto.value <= 99
+    assert "Scanning documents · " in bar.proto.text
+    assert " of about 20 documents · ends in about " in bar.proto.text
+    assert re.search(r"at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", bar.proto.text)
+    kbsync.sandbox.speed = 200
+    wait_for_execution(kbsync, second, lambda e: e.status.is_final)
