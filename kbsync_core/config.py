@@ -1,6 +1,9 @@
 """kbsync's settings, read once from environment variables (each documented in README.md)."""
 
+import base64
+import binascii
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,13 @@ class Settings:
     allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
     # Who gets which role in the console once login is configured (kbsync_core/roles.py).
     roles: RoleLists = field(default_factory=RoleLists)
+    # Fernet keys (comma-separated, the first encrypts, every one decrypts: a key can be
+    # rotated) for what kbsync must store but never in plain: webhook URLs. None: on the
+    # sandbox one is generated beside the database; on aws, nothing secret can be added.
+    secret_key: str | None = field(default=None, repr=False)
+    # The console's address as its users reach it (https://kbsync.example.com), for links in
+    # notifications; None: messages carry no link.
+    console_url: str | None = None
 
     @property
     def uses_sandbox(self) -> bool:
@@ -90,6 +100,38 @@ def _role_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
         ) from None
 
 
+def _secret_key(environ: Mapping[str, str], name: str) -> str | None:
+    """Fernet keys, comma-separated: each 32 bytes in URL-safe base64. The message never
+    repeats the value."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    keys = [part.strip() for part in raw.split(",") if part.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            valid = False
+        if not valid:
+            raise ConfigurationError(
+                f"{name} must be Fernet keys (32 bytes in URL-safe base64, comma-separated); "
+                f"key {position} is not one. Make one with: python -m kbsync secret-key"
+            )
+    return ",".join(keys)
+
+
+def _base_url(environ: Mapping[str, str], name: str) -> str | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", raw):
+        raise ConfigurationError(
+            f"{name} must be the console's http(s) address, such as "
+            f"https://kbsync.example.com, not {raw!r}."
+        )
+    return raw.rstrip("/")
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check every KBSYNC_* variable; raise ConfigurationError naming a bad one."""
     environ = os.environ if environ is None else environ
@@ -116,4 +158,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             operators=_role_list(environ, "KBSYNC_OPERATORS"),
             admins=_role_list(environ, "KBSYNC_ADMINS"),
         ),
+        secret_key=_secret_key(environ, "KBSYNC_SECRET_KEY"),
+        console_url=_base_url(environ, "KBSYNC_CONSOLE_URL"),
     )

@@ -77,6 +77,24 @@ class ConnectionTestError(AwsRequestError):
         self.call = call
 
 
+class WebhookNotFoundError(KbsyncError, LookupError):
+    """The connection has no webhook with that id."""
+
+
+class WebhookInvalidError(KbsyncError, ValueError):
+    """A webhook kbsync will not save; the message names the field (`field`), never the URL."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class SecretKeyMissingError(KbsyncError):
+    """Something must be stored encrypted and the server has no key (KBSYNC_SECRET_KEY); the
+    message says how to make one."""
+
+
 __all__ = [
     "AwsRequestError",
     "ConnectionExistsError",
@@ -89,5 +107,8 @@ __all__ = [
     "KbsyncError",
     "LeaseLostError",
     "NotMonitoredError",
+    "SecretKeyMissingError",
     "SecretRefusedError",
+    "WebhookInvalidError",
+    "WebhookNotFoundError",
 ]

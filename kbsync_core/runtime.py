@@ -15,12 +15,15 @@ from kbsync_core.config import Settings, load_settings
 from kbsync_core.connections import Connections, sandbox_connection_bodies
 from kbsync_core.history import HistoryService
 from kbsync_core.models import AwsCredentials, SyncTarget
+from kbsync_core.notifier import WebhookNotifier
 from kbsync_core.progress import SyncProgress
 from kbsync_core.reads import ExecutionReads
 from kbsync_core.runs import RunCoordinator, new_owner_id
+from kbsync_core.secretbox import load_secret_box
 from kbsync_core.store import ExecutionStore
 from kbsync_core.sync import SyncEngine
 from kbsync_core.tokens import ApiTokens
+from kbsync_core.webhooks import Webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +87,16 @@ class Kbsync:
         self.reads = ExecutionReads(self.store)
         # How far a running sync is and when it should end (GET /api/sync, the console).
         self.progress = SyncProgress(self.store, poll_seconds=settings.poll_seconds)
+        # Webhook URLs are stored encrypted with this (None: on aws without KBSYNC_SECRET_KEY).
+        secrets = load_secret_box(settings)
+        self.webhooks = Webhooks(
+            self.store.webhooks, self.connections, secrets, console_url=settings.console_url
+        )
+        # Tells the webhooks of syncs that ended; woken by every write of an execution.
+        self.notifier = WebhookNotifier(
+            self.store, secrets, self.owner_id, console_url=settings.console_url
+        )
+        self.store.on_write(self.notifier.wake)
         self._closed = False
 
     @classmethod
@@ -92,6 +105,7 @@ class Kbsync:
         replica, and keep the leases of this replica's runs from now on."""
         kbsync = cls(settings or load_settings())
         kbsync.coordinator.start()
+        kbsync.notifier.start()
         return kbsync
 
     def close(self) -> None:
@@ -101,6 +115,7 @@ class Kbsync:
             return
         self._closed = True
         self.coordinator.close()
+        self.notifier.close()
         self.store.close()
         if self.sandbox is not None:
             self.sandbox.stop()

@@ -21,6 +21,7 @@ from kbsync_core.store.runs import (
 )
 from kbsync_core.store.schema import execution_logs_table, executions_table, runs_table
 from kbsync_core.store.tokens import TokenStore
+from kbsync_core.store.webhooks import WebhookStore
 from kbsync_core.timefmt import iso_utc, utc_now
 
 DEFAULT_LIST_LIMIT = 50
@@ -73,6 +74,7 @@ class ExecutionStore:
         self.runs = RunStore(self._engine, self._write_lock, self._read_lock)
         self.tokens = TokenStore(self._engine, self._write_lock, self._read_lock)
         self.connections = ConnectionStore(self._engine, self._write_lock, self._read_lock)
+        self.webhooks = WebhookStore(self._engine, self._write_lock, self._read_lock)
         self._write_listeners: list[Callable[[str], None]] = []
 
     @property

@@ -119,3 +119,54 @@ connections_table = sa.Table(
     sa.Column("created_at", sa.String(24), nullable=False),
     sa.Column("updated_at", sa.String(24), nullable=False),
 )
+
+# Webhooks: URLs notified when a sync of a connection's data source ends (kbsync_core/
+# webhooks.py). The URL is a secret (whoever has it posts to the channel): stored encrypted
+# (kbsync_core/secretbox.py), with a hint that names it without revealing it.
+webhooks_table = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "connection_id",
+        sa.String(64),
+        sa.ForeignKey("connections.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("url_encrypted", sa.Text, nullable=False),
+    sa.Column("url_hint", sa.String(200), nullable=False),
+    # Failed and stopped syncs are always notified; completed ones only when this is true.
+    sa.Column("notify_completed", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.String(24), nullable=False),
+)
+
+# One message to send: a webhook, a sync's execution and what happened to it (failed, stopped,
+# completed). Unique, so that every replica may enqueue it and it is sent once; claimed by a
+# conditional update (owner, claim expiry), so a replica that died mid-delivery is taken over.
+webhook_deliveries_table = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "webhook_id",
+        sa.String(36),
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("execution_id", sa.String(36), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    # pending (to send, at next_attempt_ms), delivered, failed (for good).
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_ms", sa.BigInteger, nullable=False),
+    sa.Column("owner_id", sa.String(128)),
+    sa.Column("claim_expires_ms", sa.BigInteger),
+    # The last attempt's HTTP status and error, never the URL.
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.String(24), nullable=False),
+    sa.Column("updated_at", sa.String(24), nullable=False),
+    sa.UniqueConstraint("webhook_id", "execution_id", "event", name="uq_webhook_deliveries_once"),
+    sa.Index("ix_webhook_deliveries_state_next", "state", "next_attempt_ms"),
+)
