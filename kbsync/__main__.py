@@ -8,6 +8,8 @@
     python -m kbsync tokens list    every token's name, scopes, dates (never the token)
     python -m kbsync tokens revoke NAME
                                     refuse the token from now on (within 5 s on every replica)
+    python -m kbsync secret-key     print a new key for KBSYNC_SECRET_KEY (webhook URLs are
+                                    stored encrypted with it; give every replica the same)
 
 kbsync upgrades its database at start-up by itself (under a lock, one process at a time);
 `db upgrade` does it alone, e.g. before replicas of a new release are rolled out. The tokens
@@ -18,6 +20,7 @@ import argparse
 import sys
 
 from kbsync_core.config import ConfigurationError, load_settings
+from kbsync_core.secretbox import new_secret_key
 from kbsync_core.store import ExecutionStore
 from kbsync_core.store.database import (
     DatabaseError,
@@ -107,6 +110,7 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="every token, never the token itself")
     revoke = actions.add_parser("revoke", help="refuse a token from now on")
     revoke.add_argument("name")
+    commands.add_parser("secret-key", help="print a new key for KBSYNC_SECRET_KEY")
     return parser
 
 
@@ -115,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if arguments.command == "tokens":
             return tokens_command(arguments)
+        if arguments.command == "secret-key":
+            # Only the key, on its own line: `export KBSYNC_SECRET_KEY=$(python -m kbsync
+            # secret-key)` works as it is.
+            print(new_secret_key())
+            return 0
         return database_command(arguments.action)
     except (ConfigurationError, DatabaseError, TokenError) as error:
         print(f"kbsync: {error}", file=sys.stderr)

@@ -33,9 +33,13 @@ from kbsync_core.errors import (
     ExecutionFinishedError,
     ExecutionNotFoundError,
     NotMonitoredError,
+    SecretKeyMissingError,
+    WebhookInvalidError,
+    WebhookNotFoundError,
 )
 from kbsync_core.models import TRIGGER_API, AwsCredentials, Execution
 from kbsync_core.runtime import Kbsync
+from kbsync_core.secretbox import SecretUnreadableError
 from kbsync_core.tokens import ApiTokens
 from kbsync_core.validation import (
     KEY_FIELDS,
@@ -110,6 +114,7 @@ ONLY_THROUGH_CONNECTIONS = (
 CONNECTION_OR_TARGET = (
     "Send connectionId, or the target and keys, not both: {fields} came with connectionId."
 )
+WEBHOOK_NOT_FOUND = "Connection {connection!r} has no webhook with the id {id!r}."
 INTERNAL_ERROR = "Internal error in kbsync ({kind}); the server's log has the details."
 
 
@@ -580,6 +585,81 @@ def test_connection(kbsync: Kbsync, connection_id: str, visible=None) -> ApiRepl
             )
 
     return _connection_call(test)
+
+
+# -- webhooks (kbsync_core/webhooks.py): the URL is never in a reply, only its hint -----------
+
+
+def _webhook_call(function, connection_id: str, webhook_id: str | None = None) -> ApiReply:
+    """A webhook operation, its domain errors as statuses (400, 404, 409)."""
+    try:
+        return function()
+    except WebhookInvalidError as error:
+        body = {"error": error.message}
+        if error.field:
+            body["field"] = error.field
+        return ApiReply(400, body)
+    except ConnectionNotFoundError:
+        return error_reply(404, CONNECTION_NOT_FOUND.format(id=connection_id))
+    except WebhookNotFoundError:
+        return error_reply(404, WEBHOOK_NOT_FOUND.format(connection=connection_id, id=webhook_id))
+    except (SecretKeyMissingError, SecretUnreadableError) as error:
+        return error_reply(409, str(error))
+
+
+def list_webhooks(kbsync: Kbsync, connection_id: str, visible=None) -> ApiReply:
+    """GET /api/connections/{id}/webhooks: {"webhooks": [...]}, each URL as a hint."""
+    return _webhook_call(
+        lambda: ApiReply(
+            200,
+            {"webhooks": [w.to_dict() for w in kbsync.webhooks.list(connection_id, visible)]},
+        ),
+        connection_id,
+    )
+
+
+def create_webhook(kbsync: Kbsync, connection_id: str, payload: Any, visible=None) -> ApiReply:
+    """POST /api/connections/{id}/webhooks {"url", "notifyCompleted"}: 201 with the webhook."""
+    return _webhook_call(
+        lambda: ApiReply(201, kbsync.webhooks.add(connection_id, payload, visible).to_dict()),
+        connection_id,
+    )
+
+
+def delete_webhook(kbsync: Kbsync, connection_id: str, webhook_id: str, visible=None) -> ApiReply:
+    def delete() -> ApiReply:
+        kbsync.webhooks.delete(connection_id, webhook_id, visible)
+        return ApiReply(204, {})
+
+    return _webhook_call(delete, connection_id, webhook_id)
+
+
+def test_webhook(kbsync: Kbsync, connection_id: str, webhook_id: str, visible=None) -> ApiReply:
+    """POST /api/connections/{id}/webhooks/{wid}/test: 200 {"ok", "status", "error"}, what the
+    webhook answered a test message (sent once, now)."""
+
+    def test() -> ApiReply:
+        outcome = kbsync.webhooks.test(connection_id, webhook_id, visible)
+        return ApiReply(
+            200, {"ok": outcome.delivered, "status": outcome.status, "error": outcome.error}
+        )
+
+    return _webhook_call(test, connection_id, webhook_id)
+
+
+def webhook_deliveries(kbsync: Kbsync, connection_id: str, visible=None) -> ApiReply:
+    """GET /api/connections/{id}/webhooks/deliveries: the newest 50, newest first."""
+    return _webhook_call(
+        lambda: ApiReply(
+            200,
+            {
+                "deliveries": [
+                    d.to_dict() for d in kbsync.webhooks.deliveries(connection_id, visible)
+                ]
+            },
+        ),
+        connection_id,
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -177,6 +177,37 @@ async def test_connection(request: Request, kbsync: Kbsync) -> api.ApiReply:
     return await run_in_threadpool(api.test_connection, kbsync, connection_id, limited)
 
 
+async def list_webhooks(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    connection_id = request.path_params["connection_id"]
+    return await run_in_threadpool(api.list_webhooks, kbsync, connection_id, limited)
+
+
+async def create_webhook(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    limited = await visible(request, kbsync)
+    connection_id = request.path_params["connection_id"]
+    return await run_in_threadpool(api.create_webhook, kbsync, connection_id, payload, limited)
+
+
+async def delete_webhook(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    ids = request.path_params["connection_id"], request.path_params["webhook_id"]
+    return await run_in_threadpool(api.delete_webhook, kbsync, *ids, limited)
+
+
+async def test_webhook(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    ids = request.path_params["connection_id"], request.path_params["webhook_id"]
+    return await run_in_threadpool(api.test_webhook, kbsync, *ids, limited)
+
+
+async def webhook_deliveries(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    connection_id = request.path_params["connection_id"]
+    return await run_in_threadpool(api.webhook_deliveries, kbsync, connection_id, limited)
+
+
 async def unknown_endpoint(_request: Request, _kbsync: Kbsync) -> api.ApiReply:
     return api.error_reply(404, api.UNKNOWN_ENDPOINT)
 
@@ -324,6 +355,35 @@ def api_routes() -> list[Route]:
             # Reads AWS with the connection's identity: a read.
             JsonEndpoint(
                 {"POST": test_connection}, scopes={"POST": CONNECTIONS_READ}, acts_as_server=True
+            ),
+        ),
+        Route(
+            "/api/connections/{connection_id}/webhooks",
+            JsonEndpoint(
+                {"GET": list_webhooks, "POST": create_webhook},
+                scopes={"GET": CONNECTIONS_READ, "POST": CONNECTIONS_WRITE},
+                acts_as_server=True,
+            ),
+        ),
+        # Before {webhook_id}: "deliveries" is no webhook's id.
+        Route(
+            "/api/connections/{connection_id}/webhooks/deliveries",
+            JsonEndpoint(
+                {"GET": webhook_deliveries}, scopes={"GET": CONNECTIONS_READ}, acts_as_server=True
+            ),
+        ),
+        Route(
+            "/api/connections/{connection_id}/webhooks/{webhook_id}",
+            JsonEndpoint(
+                {"DELETE": delete_webhook}, scopes={"DELETE": CONNECTIONS_WRITE},
+                acts_as_server=True,
+            ),
+        ),
+        Route(
+            "/api/connections/{connection_id}/webhooks/{webhook_id}/test",
+            # Posts to the channel with the server's network: a change of the world, a write.
+            JsonEndpoint(
+                {"POST": test_webhook}, scopes={"POST": CONNECTIONS_WRITE}, acts_as_server=True
             ),
         ),
         # Any valid token learns that there is nothing here.
