@@ -13,6 +13,7 @@ from kbsync_ui.connections_view import (
     render_test,
 )
 from kbsync_ui.i18n import Texts
+from kbsync_ui.webhooks_view import render_webhooks
 
 kbsync = get_kbsync()
 access = current_access(kbsync.settings.roles)
@@ -46,7 +47,11 @@ if chosen is not None:
     render_test(service, chosen)
 
 # The navigation lists this page for admins only; each change is checked again here.
-if access.role is not None and access.role.can_administer:
+can_administer = access.role is not None and access.role.can_administer
+if chosen is not None:
+    render_webhooks(kbsync.webhooks, chosen, can_change=can_administer)
+
+if can_administer:
     # Keyed: a notice or a test result above must not send the operator back to the first tab.
     adding, editing = st.tabs([TEXTS("add"), TEXTS("edit")], key="connections_tabs")
     with adding:
