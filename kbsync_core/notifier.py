@@ -47,6 +47,9 @@ LOOKBACK_SECONDS = 3600.0
 # How long a claim on a delivery lasts: longer than an attempt can take.
 CLAIM_SECONDS = 60.0
 DELIVERIES_PER_PASS = 20
+# At most this often, however many writes wake it: a sync's every progress write must not cost
+# the database a pass of its own (a message waits this much longer at most).
+MIN_PASS_SECONDS = 0.25
 JOIN_SECONDS = 15.0
 NO_KEY = "This server has no KBSYNC_SECRET_KEY to decrypt the webhook's URL with."
 
@@ -121,6 +124,7 @@ class WebhookNotifier:
             except Exception:
                 # The database away for a moment, say: the next pass tries again.
                 logger.exception("The webhook notifier's pass failed")
+            self._closing.wait(MIN_PASS_SECONDS)
             self._wake.wait(self._next_wait())
             self._wake.clear()
 
