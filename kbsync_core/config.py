@@ -48,6 +48,11 @@ class Settings:
     # The console's address as its users reach it (https://kbsync.example.com), for links in
     # notifications; None: messages carry no link.
     console_url: str | None = None
+    # How often the scheduler looks for due slots (a slot fires within 10 s: keep it small).
+    scheduler_tick_seconds: float = 1.0
+    # Tests only: how much faster than real time the scheduler's clock runs (20: a minute's
+    # cron fires every 3 s), so replicas can be checked over many slots in seconds.
+    scheduler_clock_speed: float = 1.0
 
     @property
     def uses_sandbox(self) -> bool:
@@ -153,6 +158,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_token=environ.get("KBSYNC_API_TOKEN", "").strip() or None,
         lease_seconds=_number(environ, "KBSYNC_LEASE_SECONDS", 30.0, minimum=1),
         allowed_hosts=_host_patterns(environ, "KBSYNC_ALLOWED_HOSTS"),
+        scheduler_tick_seconds=_number(environ, "KBSYNC_SCHEDULER_TICK_SECONDS", 1.0, minimum=0.05),
+        scheduler_clock_speed=_number(environ, "KBSYNC_SCHEDULER_CLOCK_SPEED", 1.0, minimum=1),
         roles=RoleLists(
             viewers=_role_list(environ, "KBSYNC_VIEWERS"),
             operators=_role_list(environ, "KBSYNC_OPERATORS"),

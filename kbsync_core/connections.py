@@ -25,12 +25,14 @@ from kbsync_core.errors import (
     ConnectionInUseError,
     ConnectionInvalidError,
     ConnectionNotFoundError,
+    ConnectionSchedulesError,
     ConnectionTestError,
     SecretRefusedError,
 )
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.store.connections import (
     ConnectionHasRunsError,
+    ConnectionHasSchedulesError,
     ConnectionIdTakenError,
     ConnectionRecord,
     ConnectionStore,
@@ -340,6 +342,8 @@ class Connections:
             deleted = self._store.delete(connection_id)
         except ConnectionHasRunsError as busy:
             raise ConnectionInUseError(connection_id, busy.run_ids) from None
+        except ConnectionHasSchedulesError as scheduled:
+            raise ConnectionSchedulesError(connection_id, scheduled.names) from None
         if not deleted:
             raise ConnectionNotFoundError(connection_id)
 

@@ -56,6 +56,19 @@ class ConnectionInUseError(KbsyncError):
         self.run_ids = run_ids
 
 
+class ConnectionSchedulesError(ConnectionInUseError):
+    """Schedules sync through the connection: deleting it would end them unseen."""
+
+    def __init__(self, connection_id: str, schedule_names: list[str]):
+        KbsyncError.__init__(
+            self,
+            f"Connection {connection_id} has schedules ({', '.join(schedule_names)}): delete "
+            "them first, then the connection.",
+        )
+        self.run_ids: list[str] = []
+        self.schedule_names = schedule_names
+
+
 class ConnectionInvalidError(KbsyncError, ValueError):
     """A connection kbsync will not save; the message names the field (`field`)."""
 
@@ -67,6 +80,20 @@ class ConnectionInvalidError(KbsyncError, ValueError):
 
 class SecretRefusedError(ConnectionInvalidError):
     """A connection carried a secret: kbsync never stores one."""
+
+
+class ScheduleInvalidError(KbsyncError, ValueError):
+    """A schedule kbsync will not save; the message names the field (`field`: expression,
+    timezone, start, end, connection, name or enabled)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ScheduleNotFoundError(KbsyncError, LookupError):
+    """No schedule has that id (or none the caller may see)."""
 
 
 class ConnectionTestError(AwsRequestError):
@@ -100,6 +127,7 @@ __all__ = [
     "ConnectionExistsError",
     "ConnectionInvalidError",
     "ConnectionNotFoundError",
+    "ConnectionSchedulesError",
     "ConnectionTestError",
     "DatabaseError",
     "ExecutionFinishedError",
@@ -108,6 +136,8 @@ __all__ = [
     "LeaseLostError",
     "NotMonitoredError",
     "SecretKeyMissingError",
+    "ScheduleInvalidError",
+    "ScheduleNotFoundError",
     "SecretRefusedError",
     "WebhookInvalidError",
     "WebhookNotFoundError",

@@ -44,6 +44,10 @@ TAKEN_OVER = "taken_over"
 INTERRUPTED = "interrupted"
 RECONCILED = "reconciled"
 SANDBOX_RESTARTED = "sandbox_restarted"
+# A sync a schedule started (kbsync_core/scheduler.py), and one that stands for the firings
+# missed while no replica was up.
+SCHEDULED = "scheduled"
+CATCH_UP = "catch_up"
 # A line stored before events were, whose text matched no template: its text after the time.
 TEXT = "text"
 # A stored line whose time could not be read back exactly as written: the whole line, verbatim.
@@ -145,6 +149,19 @@ CATALOGUE: dict[str, EventKind] = {
             "esta sincronización simulada se perdió.",
             "The process restarted and the embedded sandbox does not keep its jobs: "
             "this simulated sync was lost.",
+        ),
+        EventKind(
+            SCHEDULED,
+            "Sincronización iniciada por la programación {schedule} (franja {slot}).",
+            "Sync started by the schedule {schedule} (slot {slot}).",
+        ),
+        EventKind(
+            CATCH_UP,
+            "Ejecución de recuperación: no había ningún proceso de kbsync activo para "
+            "{missed} ejecuciones programadas desde {since}; se ejecuta una sola vez, por la "
+            "última.",
+            "Catch-up run: no kbsync process was up for {missed} scheduled firings since "
+            "{since}; it runs once, for the latest.",
         ),
         EventKind(TEXT, "{text}", "{text}"),
         EventKind(LINE, "{line}", "{line}"),

@@ -20,6 +20,8 @@ from kbsync_core.progress import SyncProgress
 from kbsync_core.reads import ExecutionReads
 from kbsync_core.runs import RunCoordinator, new_owner_id
 from kbsync_core.secretbox import load_secret_box
+from kbsync_core.scheduler import Scheduler, scaled_clock
+from kbsync_core.schedules import Schedules
 from kbsync_core.store import ExecutionStore
 from kbsync_core.sync import SyncEngine
 from kbsync_core.tokens import ApiTokens
@@ -97,6 +99,19 @@ class Kbsync:
             self.store, secrets, self.owner_id, console_url=settings.console_url
         )
         self.store.on_write(self.notifier.wake)
+        # Schedules, and the thread that fires them (started by open()); one clock for both,
+        # so a schedule's first slot and its firing agree (sped up in tests only).
+        scheduler_clock = scaled_clock(settings.scheduler_clock_speed)
+        self.schedules = Schedules(self.store.schedules, self.connections, scheduler_clock)
+        self.scheduler = Scheduler(
+            self.store,
+            self.connections,
+            self.engine,
+            self.clients,
+            self.owner_id,
+            clock=scheduler_clock,
+            tick_seconds=settings.scheduler_tick_seconds,
+        )
         self._closed = False
 
     @classmethod
@@ -106,6 +121,7 @@ class Kbsync:
         kbsync = cls(settings or load_settings())
         kbsync.coordinator.start()
         kbsync.notifier.start()
+        kbsync.scheduler.start()
         return kbsync
 
     def close(self) -> None:
@@ -114,6 +130,7 @@ class Kbsync:
         if self._closed:
             return
         self._closed = True
+        self.scheduler.close()  # first: no firing starts a run the coordinator then drops
         self.coordinator.close()
         self.notifier.close()
         self.store.close()

@@ -110,11 +110,30 @@ class SyncEngine:
 
     # -- starting ----------------------------------------------------------------------------
 
-    def start_sync(self, request: SyncRequest) -> Execution:
-        """Create the execution and return it at once; a background worker does the rest."""
+    def start_sync(
+        self,
+        request: SyncRequest,
+        *,
+        execution_id: str | None = None,
+        job: dict | None = None,
+        extra_events: tuple[LogEvent, ...] = (),
+        schedule_id: str | None = None,
+    ) -> Execution:
+        """Create the execution and return it at once; a background worker does the rest.
+
+        A schedule's firing (kbsync_core/scheduler.py) gives the `execution_id` its slot
+        derives, so the clientToken does too, and the `job` it already started with that
+        token: the worker then only watches it. sqlalchemy's IntegrityError when an execution
+        has that id already (the slot's execution exists: nothing is created)."""
         execution = self._create(
             request.target, request.description, request.credentials,
             connection_id=request.connection_id, trigger=request.trigger,
+            execution_id=execution_id, schedule_id=schedule_id,
+            job_id=job["ingestionJobId"] if job else None,
+            extra_events=[
+                *extra_events,
+                *([log_event(events.JOB_STARTED, job_id=job["ingestionJobId"])] if job else []),
+            ],
         )
         self._launch(self.coordinator.lease_for(execution.id), request.credentials)
         return execution
@@ -159,10 +178,12 @@ class SyncEngine:
         connection_id: str | None = None,
         trigger: str | None = None,
         started_at: str | None = None,
+        execution_id: str | None = None,
+        schedule_id: str | None = None,
     ) -> Execution:
         now = utc_now()
         execution = Execution(
-            id=str(uuid.uuid4()),
+            id=execution_id or str(uuid.uuid4()),
             target=target,
             description=description,
             status=ExecutionStatus.PENDIENTE,
@@ -179,6 +200,7 @@ class SyncEngine:
             ),
             profile_name=credentials.profile_name,
             connection_id=connection_id,
+            schedule_id=schedule_id,
         )
         return execution
 

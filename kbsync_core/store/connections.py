@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from kbsync_core.store.runs import ENDED
-from kbsync_core.store.schema import connections_table, runs_table
+from kbsync_core.store.schema import connections_table, runs_table, schedules_table
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,14 @@ class ConnectionHasRunsError(ValueError):
     def __init__(self, run_ids: list[str]):
         super().__init__(", ".join(run_ids))
         self.run_ids = run_ids
+
+
+class ConnectionHasSchedulesError(ValueError):
+    """Schedules run syncs through the connection; their names are `names`."""
+
+    def __init__(self, names: list[str]):
+        super().__init__(", ".join(names))
+        self.names = names
 
 
 class ConnectionStore:
@@ -59,7 +67,9 @@ class ConnectionStore:
 
     def delete(self, connection_id: str) -> bool:
         """False when there is no such connection; ConnectionHasRunsError while a run started
-        from it has not ended (a replica taking it over needs the connection's credentials)."""
+        from it has not ended (a replica taking it over needs the connection's credentials);
+        ConnectionHasSchedulesError while schedules sync through it (deleting the connection
+        would silently end them: the operator deletes them first, knowingly)."""
         unfinished = (
             sa.select(runs_table.c.id)
             .where(runs_table.c.connection_id == connection_id, runs_table.c.state != ENDED)
@@ -70,6 +80,12 @@ class ConnectionStore:
             run_ids = list(connection.execute(unfinished).scalars())
             if run_ids:
                 raise ConnectionHasRunsError(run_ids)
+            schedules = sa.select(schedules_table.c.name).where(
+                schedules_table.c.connection_id == connection_id
+            )
+            names = list(connection.execute(schedules.order_by(schedules_table.c.name)).scalars())
+            if names:
+                raise ConnectionHasSchedulesError(names)
             return connection.execute(statement).rowcount == 1
 
     def get(self, connection_id: str) -> ConnectionRecord | None:

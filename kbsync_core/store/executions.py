@@ -19,6 +19,7 @@ from kbsync_core.store.runs import (
     insert_run,
     renew_within,
 )
+from kbsync_core.store.schedules import ScheduleStore
 from kbsync_core.store.schema import execution_logs_table, executions_table, runs_table
 from kbsync_core.store.tokens import TokenStore
 from kbsync_core.store.webhooks import WebhookStore
@@ -75,6 +76,7 @@ class ExecutionStore:
         self.tokens = TokenStore(self._engine, self._write_lock, self._read_lock)
         self.connections = ConnectionStore(self._engine, self._write_lock, self._read_lock)
         self.webhooks = WebhookStore(self._engine, self._write_lock, self._read_lock)
+        self.schedules = ScheduleStore(self._engine, self._write_lock, self._read_lock)
         self._write_listeners: list[Callable[[str], None]] = []
 
     @property
@@ -95,9 +97,11 @@ class ExecutionStore:
         credential_source: str = "keys",
         profile_name: str | None = None,
         connection_id: str | None = None,
+        schedule_id: str | None = None,
     ) -> None:
-        """Create the execution and its run, held by `lease` from the start when given."""
-        row = _row_from_execution(execution)
+        """Create the execution and its run, held by `lease` from the start when given;
+        `schedule_id`: the schedule that started it."""
+        row = {**_row_from_execution(execution), "schedule_id": schedule_id}
         with self._write_lock, self._engine.begin() as connection:
             insert_run(
                 connection, execution.id, SYNC_KIND, execution.started_at, lease,

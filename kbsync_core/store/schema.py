@@ -58,6 +58,9 @@ executions_table = sa.Table(
     # Who started it: console, api, schedule or aws (kbsync_core.models.TRIGGERS); NULL for
     # executions stored before kbsync recorded it (migration 0005): unknown.
     sa.Column("trigger", sa.String(16)),
+    # The schedule that started it (trigger "schedule"); no foreign key: deleting a schedule
+    # leaves its syncs' history as it was.
+    sa.Column("schedule_id", sa.String(36)),
     sa.Index(
         "ix_executions_target_started",
         "region", "knowledge_base_id", "data_source_id", "started_at",
@@ -169,4 +172,57 @@ webhook_deliveries_table = sa.Table(
     sa.Column("updated_at", sa.String(24), nullable=False),
     sa.UniqueConstraint("webhook_id", "execution_id", "event", name="uq_webhook_deliveries_once"),
     sa.Index("ix_webhook_deliveries_state_next", "state", "next_attempt_ms"),
+# Schedules: syncs a connection runs by itself (kbsync_core/schedule_spec.py says when).
+# `next_slot_at` is the next slot to fire, NULL while paused or once the window ended: a tick
+# is one indexed query for the rows whose slot is due. `origin` says who made it: "console",
+# "api" (/api/schedules) or "sync_api" (seed 003's PUT /api/sync/schedules, which keeps one
+# per connection and finds it by this).
+schedules_table = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("connection_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("expression", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("start_at", sa.String(24)),
+    sa.Column("end_at", sa.String(24)),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("next_slot_at", sa.String(24)),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(24), nullable=False),
+    sa.Column("updated_at", sa.String(24), nullable=False),
+    sa.Index("ix_schedules_next_slot_at", "next_slot_at"),
+    sa.Index("ix_schedules_connection_id", "connection_id"),
+)
+
+# One row per slot a replica claimed: the UNIQUE (schedule_id, slot_at) is the claim, so a
+# slot fires once across replicas and restarts. `outcome`: starting (claimed, being started),
+# retrying (AWS's quota was full; `retry_at` says when to try again), started (its execution
+# is `execution_id`), skipped (`details` says why: the running job, the quota), failed.
+# `retry_at` is also set while starting: a replica that died mid-start leaves it due, and the
+# next tick anywhere starts it again with the slot's own clientToken.
+schedule_firings_table = sa.Table(
+    "schedule_firings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "schedule_id",
+        sa.String(36),
+        sa.ForeignKey("schedules.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("slot_at", sa.String(24), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("execution_id", sa.String(36)),
+    sa.Column("claimed_by", sa.String(128), nullable=False),
+    sa.Column("claimed_at", sa.String(24), nullable=False),
+    sa.Column("updated_at", sa.String(24), nullable=False),
+    sa.Column("retry_at", sa.String(24)),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    # JSON: the running job that made it skip, how many slots a catch-up stood for and since
+    # when, the last error.
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.UniqueConstraint("schedule_id", "slot_at", name="uq_schedule_firings_slot"),
+    sa.Index("ix_schedule_firings_retry_at", "retry_at"),
 )

@@ -51,6 +51,9 @@ SEED_TEXTS = {
     "reconciled": "Estado final recuperado desde AWS: {status}",
     "sandbox_restarted": "El proceso se reinició y el sandbox integrado no conserva sus jobs: "
     "esta sincronización simulada se perdió.",
+    "scheduled": "Sincronización iniciada por la programación {schedule} (franja {slot}).",
+    "catch_up": "Ejecución de recuperación: no había ningún proceso de kbsync activo para "
+    "{missed} ejecuciones programadas desde {since}; se ejecuta una sola vez, por la última.",
     "text": "{text}",
     "line": "{line}",
 }
@@ -62,6 +65,10 @@ SAMPLE_VALUES = {
     "error": "ThrottlingException: Rate exceeded (try again later)\nRequestId: 42",
     "text": "Una nota: escrita a mano.",
     "line": "[1/1/2026, 0:00:00] kept whole",
+    "schedule": "nightly (30 2 * * *)",
+    "slot": "2026-03-29T01:00:00.000Z",
+    "missed": "4",
+    "since": "2026-03-25T01:30:00.000Z",
 }
 
 

@@ -103,6 +103,20 @@ def assert_lines_became_events(store: ExecutionStore) -> None:
         assert store.get(row["id"]).events[0].at == row["started_at"]
 
 
+def assert_schedules_can_be_kept(store: ExecutionStore) -> None:
+    """0007: the schedules tables exist, empty; no execution of 0.1.0 came from a schedule."""
+    assert store.schedules.all() == []
+    assert store.schedules.due("9999") == []
+    assert store.schedules.schedules_of_executions(r["id"] for r in fixture_rows()[0]) == {}
+    with store.engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert "schedule_id" in {c["name"] for c in inspector.get_columns("executions")}
+        unique = inspector.get_unique_constraints("schedule_firings")
+        assert [sorted(c["column_names"]) for c in unique] == [["schedule_id", "slot_at"]]
+        indexes = {index["name"] for index in inspector.get_indexes("schedules")}
+        assert "ix_schedules_next_slot_at" in indexes
+
+
 def assert_upgraded_with_nothing_lost(url: str) -> None:
     """kbsync opens the database: at the newest revision, every row of 0.1.0 is there."""
     store = ExecutionStore(url)
@@ -111,6 +125,7 @@ def assert_upgraded_with_nothing_lost(url: str) -> None:
         assert_nothing_lost(store)
         assert_lines_became_events(store)
         assert_runs_follow_the_executions(store)
+        assert_schedules_can_be_kept(store)
     finally:
         store.close()
 
