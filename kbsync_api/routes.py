@@ -19,8 +19,16 @@ from starlette.routing import Route
 
 from kbsync_api import channels
 from kbsync_api import contract as api
+from kbsync_api import schedules as schedules_api
 from kbsync_core.runtime import Kbsync, get_kbsync
-from kbsync_core.tokens import CONNECTIONS_READ, CONNECTIONS_WRITE, SYNC_READ, SYNC_WRITE
+from kbsync_core.tokens import (
+    CONNECTIONS_READ,
+    CONNECTIONS_WRITE,
+    SCHEDULES_READ,
+    SCHEDULES_WRITE,
+    SYNC_READ,
+    SYNC_WRITE,
+)
 
 Handler = Callable[[Request, Kbsync], Awaitable[api.ApiReply]]
 
@@ -206,6 +214,53 @@ async def webhook_deliveries(request: Request, kbsync: Kbsync) -> api.ApiReply:
     limited = await visible(request, kbsync)
     connection_id = request.path_params["connection_id"]
     return await run_in_threadpool(api.webhook_deliveries, kbsync, connection_id, limited)
+async def list_schedules(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(schedules_api.list_schedules, kbsync, limited)
+
+
+async def create_schedule(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(schedules_api.create_schedule, kbsync, payload, limited)
+
+
+async def get_schedule(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    schedule_id = request.path_params["schedule_id"]
+    return await run_in_threadpool(schedules_api.get_schedule, kbsync, schedule_id, limited)
+
+
+async def update_schedule(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    limited = await visible(request, kbsync)
+    schedule_id = request.path_params["schedule_id"]
+    return await run_in_threadpool(
+        schedules_api.update_schedule, kbsync, schedule_id, payload, limited
+    )
+
+
+async def delete_schedule(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    schedule_id = request.path_params["schedule_id"]
+    return await run_in_threadpool(schedules_api.delete_schedule, kbsync, schedule_id, limited)
+
+
+async def run_schedule_now(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    schedule_id = request.path_params["schedule_id"]
+    return await run_in_threadpool(schedules_api.run_schedule_now, kbsync, schedule_id, limited)
+
+
+async def list_sync_schedules(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(schedules_api.list_sync_schedules, kbsync, limited)
+
+
+async def put_sync_schedule(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(schedules_api.put_sync_schedule, kbsync, payload, limited)
 
 
 async def unknown_endpoint(_request: Request, _kbsync: Kbsync) -> api.ApiReply:
@@ -384,6 +439,29 @@ def api_routes() -> list[Route]:
             # Posts to the channel with the server's network: a change of the world, a write.
             JsonEndpoint(
                 {"POST": test_webhook}, scopes={"POST": CONNECTIONS_WRITE}, acts_as_server=True
+            "/api/schedules",
+            JsonEndpoint(
+                {"GET": list_schedules, "POST": create_schedule},
+                scopes={"GET": SCHEDULES_READ, "POST": SCHEDULES_WRITE},
+            ),
+        ),
+        Route(
+            "/api/schedules/{schedule_id}",
+            JsonEndpoint(
+                {"GET": get_schedule, "PUT": update_schedule, "DELETE": delete_schedule},
+                scopes={"GET": SCHEDULES_READ, "PUT": SCHEDULES_WRITE, "DELETE": SCHEDULES_WRITE},
+            ),
+        ),
+        Route(
+            "/api/schedules/{schedule_id}/run",
+            JsonEndpoint({"POST": run_schedule_now}, scopes={"POST": SCHEDULES_WRITE}),
+        ),
+        Route(
+            "/api/sync/schedules",
+            # Seed 003's: one schedule per channel (connection).
+            JsonEndpoint(
+                {"GET": list_sync_schedules, "PUT": put_sync_schedule},
+                scopes={"GET": SCHEDULES_READ, "PUT": SCHEDULES_WRITE},
             ),
         ),
         # Any valid token learns that there is nothing here.

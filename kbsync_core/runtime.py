@@ -19,9 +19,9 @@ from kbsync_core.notifier import WebhookNotifier
 from kbsync_core.progress import SyncProgress
 from kbsync_core.reads import ExecutionReads
 from kbsync_core.runs import RunCoordinator, new_owner_id
-from kbsync_core.secretbox import load_secret_box
 from kbsync_core.scheduler import Scheduler, scaled_clock
 from kbsync_core.schedules import Schedules
+from kbsync_core.secretbox import load_secret_box
 from kbsync_core.store import ExecutionStore
 from kbsync_core.sync import SyncEngine
 from kbsync_core.tokens import ApiTokens

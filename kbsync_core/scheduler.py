@@ -86,6 +86,27 @@ def slot_execution_id(schedule_id: str, slot_at: str) -> str:
     return str(uuid.uuid5(SLOT_NAMESPACE, f"{schedule_id}/{slot_at}"))
 
 
+def skipped_reason(firing: FiringRecord) -> str:
+    """Why a firing started no sync, in an operator's words (English: the API's additions)."""
+    details = firing.details
+    running = "A sync already runs on this data source ({which})."
+    if details.get("running_execution_id"):
+        return running.format(which=f"execution {details['running_execution_id']}")
+    if details.get("reason") == "ConflictException" or "running_job_id" in details:
+        return running.format(which=f"AWS job {details.get('running_job_id')}")
+    if details.get("error"):
+        return f"AWS refused to start the sync: {details['error']}"
+    return f"The firing ended {firing.outcome}."
+
+
+@dataclass(frozen=True)
+class RunNowOutcome:
+    """What "run now" did: the execution it started, or why it started none."""
+
+    execution_id: str | None
+    reason: str | None = None
+
+
 @dataclass(frozen=True)
 class TickReport:
     """What one tick did: slots claimed, firings taken up again (retries, dead replicas)."""
@@ -205,6 +226,29 @@ class Scheduler:
         spec = spec_of(record)
         self._fire(record, taken, spec.next_slot(parse_iso(taken.slot_at)), now)
         return True
+
+    def run_now(self, record: ScheduleRecord) -> RunNowOutcome:
+        """Fire the schedule at once, outside its slots ("run now"): one more firing, its slot
+        this moment, started as a slot would be (its log and History name the schedule). Not
+        retried: a full quota or a running sync is said at once."""
+        now = self._clock()
+        slot_at = iso_utc(now)
+        firing = self._schedules.claim(
+            FiringRecord(
+                id=0, schedule_id=record.id, slot_at=slot_at, outcome=STARTING,
+                execution_id=slot_execution_id(record.id, slot_at), claimed_by=self._owner_id,
+                claimed_at=slot_at, updated_at=slot_at, retry_at=iso_utc(now + START_TIMEOUT),
+                attempts=1, details={"manual": True},
+            )
+        )
+        if firing is None:  # the same millisecond twice: that one is under way
+            return RunNowOutcome(None, "A run of this schedule is starting already.")
+        self._fire(record, firing, now, now)
+        done = self._schedules.firings(record.id, limit=1)
+        fired = next((f for f in done if f.id == firing.id), None) or firing
+        if fired.outcome == STARTED:
+            return RunNowOutcome(fired.execution_id)
+        return RunNowOutcome(None, skipped_reason(fired))
 
     # -- firing ------------------------------------------------------------------------------
 

@@ -31,10 +31,12 @@ SYNC_READ = "sync:read"
 SYNC_WRITE = "sync:write"
 CONNECTIONS_READ = "connections:read"
 CONNECTIONS_WRITE = "connections:write"
+SCHEDULES_READ = "schedules:read"
+SCHEDULES_WRITE = "schedules:write"
 SCOPES = (
     SYNC_READ, SYNC_WRITE,
     CONNECTIONS_READ, CONNECTIONS_WRITE,
-    "schedules:read", "schedules:write",
+    SCHEDULES_READ, SCHEDULES_WRITE,
     "data-ingestion:read", "data-ingestion:write",
     "jobs:read", "jobs:write",
     ALL_SCOPES,

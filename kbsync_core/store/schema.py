@@ -172,6 +172,8 @@ webhook_deliveries_table = sa.Table(
     sa.Column("updated_at", sa.String(24), nullable=False),
     sa.UniqueConstraint("webhook_id", "execution_id", "event", name="uq_webhook_deliveries_once"),
     sa.Index("ix_webhook_deliveries_state_next", "state", "next_attempt_ms"),
+)
+
 # Schedules: syncs a connection runs by itself (kbsync_core/schedule_spec.py says when).
 # `next_slot_at` is the next slot to fire, NULL while paused or once the window ended: a tick
 # is one indexed query for the rows whose slot is due. `origin` says who made it: "console",

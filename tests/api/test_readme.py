@@ -54,6 +54,7 @@ def test_every_endpoint_and_status_is_documented():
     assert paths == {
         "/api/health", "/api/sync", "/api/sync/stop", "/api/sync-history", "/api/connections",
         "/api/sync/status", "/api/sync/history", "/api/sync/cancel",
+        "/api/schedules", "/api/sync/schedules",
     }
     assert not [path for path in paths if path not in section]
     assert not [status for status in STATUSES if f"`{status}" not in section]
