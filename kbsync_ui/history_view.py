@@ -20,7 +20,7 @@ from kbsync_core.history_table import (
     is_sync,
     trigger_of,
 )
-from kbsync_core.models import AWS_SOURCE, TRIGGERS, ExecutionStatus
+from kbsync_core.models import AWS_SOURCE, TRIGGER_SCHEDULE, TRIGGERS, ExecutionStatus
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import HistoryRequest
 from kbsync_ui.i18n import SPANISH, Texts, browser_zone, current_language, format_moment
@@ -379,7 +379,7 @@ def render_selected_sync(kbsync: Kbsync, request: HistoryRequest, row: dict) -> 
         facts += [
             TEXTS("detail_finished", moment=format_moment(row.get("finishedAt"))),
             TEXTS("detail_duration", duration=format_duration(_duration(row))),
-            TEXTS("detail_trigger", trigger=trigger_words(trigger_of(row)) or "—"),
+            TEXTS("detail_trigger", trigger=_trigger_with_schedule(kbsync, row)),
         ]
         if row.get("awsStatus"):
             facts.append(TEXTS("detail_aws_status", status=row["awsStatus"]))
@@ -394,6 +394,16 @@ def render_selected_sync(kbsync: Kbsync, request: HistoryRequest, row: dict) -> 
             st.caption(TEXTS("aws_only"))
         else:
             render_log(kbsync.store.events_of(row["id"]))
+
+
+def _trigger_with_schedule(kbsync: Kbsync, row: dict) -> str:
+    """Who started it; for a schedule's sync, which schedule (while it exists)."""
+    trigger = trigger_of(row)
+    words = trigger_words(trigger) or "—"
+    if trigger != TRIGGER_SCHEDULE:
+        return words
+    name = kbsync.schedules.names_of_executions([row["id"]]).get(row["id"])
+    return f"{words}: {name}" if name else words
 
 
 def _duration(row: dict) -> float | None:

@@ -27,6 +27,7 @@ TEXTS = Texts({
     "sync": ("Sync", "Sincronizar"),
     "history": ("History", "Historial"),
     "connections": ("Connections", "Conexiones"),
+    "schedules": ("Schedules", "Programaciones"),
 })
 # The English banner, as the tests look for it.
 SANDBOX_BANNER = TEXTS.both("sandbox")[0]
@@ -58,6 +59,9 @@ def run_console() -> None:
             PAGES_DIR / "sync.py", title=TEXTS("sync"), icon=":material/sync:", default=True
         ),
         st.Page(PAGES_DIR / "history.py", title=TEXTS("history"), icon=":material/history:"),
+        st.Page(
+            PAGES_DIR / "schedules.py", title=TEXTS("schedules"), icon=":material/schedule:"
+        ),
     ]
     if access.role.can_administer:  # every reader when login is not configured (an admin then)
         pages.append(
