@@ -72,6 +72,7 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/bench_console.py
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_runs.py
+	$(BIN)/python bench/bench_scheduler.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
