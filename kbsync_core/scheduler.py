@@ -171,11 +171,27 @@ class Scheduler:
         if self._closing.is_set():
             return TickReport()
         now = self._clock()
-        claimed = sum(self._fire_due(record, now) for record in self._schedules.due(iso_utc(now)))
+        # Older firings first: a slot a dead replica left mid-start gets its job before the
+        # next slot meets it as "a sync already running".
         retaken = sum(
-            self._retake(firing, now) for firing in self._schedules.due_firings(iso_utc(now))
+            self._guarded(self._retake, firing, now)
+            for firing in self._schedules.due_firings(iso_utc(now))
+        )
+        claimed = sum(
+            self._guarded(self._fire_due, record, now)
+            for record in self._schedules.due(iso_utc(now))
         )
         return TickReport(claimed, retaken)
+
+    @staticmethod
+    def _guarded(step: Callable[..., bool], item, now: datetime) -> bool:
+        """One schedule's or firing's step; a failure of one (a schedule this machine cannot
+        read any more, say) is logged and leaves the others to fire."""
+        try:
+            return step(item, now)
+        except Exception:
+            logger.exception("The scheduler could not handle %r; it goes on with the rest.", item)
+            return False
 
     def _fire_due(self, record: ScheduleRecord, now: datetime) -> bool:
         if self._closing.is_set():
@@ -223,6 +239,9 @@ class Scheduler:
         taken = self._schedules.retake(firing, iso_utc(now + START_TIMEOUT), iso_utc(now))
         if taken is None:
             return False  # another replica took it up first
+        if not record.enabled and not firing.details.get("manual"):
+            self._end(taken, SKIPPED, now, reason="paused")  # paused while it waited
+            return True
         spec = spec_of(record)
         self._fire(record, taken, spec.next_slot(parse_iso(taken.slot_at)), now)
         return True
@@ -284,7 +303,9 @@ class Scheduler:
             return
         credentials = credentials_for(connection)
         target = connection.target
-        busy = self._running_execution(target, firing)
+        # Only on a first attempt: a later one may find the job its own earlier attempt
+        # started (before a crash, or a lost answer), which its clientToken gets back.
+        busy = self._running_execution(target, firing) if firing.attempts == 1 else None
         if busy is not None:
             self._end(firing, SKIPPED, now, **busy)
             return

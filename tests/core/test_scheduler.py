@@ -99,9 +99,7 @@ def test_a_due_slot_starts_one_sync_whose_client_token_derives_from_the_slot(wor
     execution = world.engine.wait(execution_id, 10)
     assert str(execution.status) == "COMPLETADO"
     assert execution.trigger == TRIGGER_SCHEDULE
-    assert world.store.schedules.schedules_of_executions([execution_id]) == {
-        execution_id: schedule.id
-    }
+    assert world.schedules.names_of_executions([execution_id]) == {execution_id: "each minute"}
     assert [e.event for e in execution.events][:3] == [
         events.CREATED, events.SCHEDULED, events.JOB_STARTED
     ]
@@ -230,3 +228,41 @@ def test_a_connection_with_schedules_is_not_deleted(world):
     every_minute(world)
     with pytest.raises(ConnectionInUseError, match="has schedules \\(each minute\\)"):
         world.connections.delete("handbook")
+
+
+def test_a_firing_left_mid_start_by_a_dead_replica_starts_no_second_job(world, sandboxed):
+    from kbsync_core.store.schedules import STARTING, FiringRecord
+
+    schedule = every_minute(world)
+    sandboxed.speed = 0.01  # 10:01's job runs on until the end
+    slot = "2026-05-04T10:01:00.000Z"
+    execution_id = slot_execution_id(schedule.id, slot)
+    # The dead replica claimed the slot and AWS started its job, then it died: no execution.
+    job = world.clients.bedrock_agent(
+        world.connections.credentials_by_id("handbook"), "us-east-1"
+    ).start_ingestion_job(knowledgeBaseId="SANDBOXKB1", dataSourceId="SANDBOXDS1",
+                          clientToken=client_token_for(execution_id))["ingestionJob"]
+    world.store.schedules.claim(FiringRecord(
+        id=0, schedule_id=schedule.id, slot_at=slot, outcome=STARTING,
+        execution_id=execution_id, claimed_by="dead-replica", claimed_at=slot, updated_at=slot,
+        retry_at="2026-05-04T10:02:00.000Z", attempts=1, details={},
+    ))
+    world.store.schedules.advance(schedule.id, schedule.next_slot_at, "2026-05-04T10:02:00.000Z")
+    world.clock.now = moment("2026-05-04T10:01:50.000Z")
+    assert world.scheduler.tick() == type(world.scheduler.tick())(0, 0)  # not due again yet
+    world.clock.now = moment("2026-05-04T10:02:00.500Z")
+    report = world.scheduler.tick()
+    assert (report.claimed, report.retaken) == (1, 1)
+    fired = {f.slot_at: f for f in world.store.schedules.firings(schedule.id)}
+    assert fired[slot].outcome == "started" and fired[slot].attempts == 2
+    execution = world.store.get(execution_id)
+    assert execution.job_id == job["ingestionJobId"]  # the same job, found by its token
+    starts = [c for c in jobs(sandboxed) if c["clientToken"] == client_token_for(execution_id)]
+    assert len(starts) == 2  # asked twice, one job: AWS answered the retry with the first
+    # 10:02 came in the same tick, after: it met 10:01's sync and was skipped naming it.
+    assert (fired["2026-05-04T10:02:00.000Z"].outcome,
+            fired["2026-05-04T10:02:00.000Z"].details["running_execution_id"]) == (
+        "skipped", execution_id
+    )
+    sandboxed.finish_running_jobs()
+    assert str(world.engine.wait(execution_id, 10).status) == "COMPLETADO"
