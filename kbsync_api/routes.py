@@ -439,6 +439,9 @@ def api_routes() -> list[Route]:
             # Posts to the channel with the server's network: a change of the world, a write.
             JsonEndpoint(
                 {"POST": test_webhook}, scopes={"POST": CONNECTIONS_WRITE}, acts_as_server=True
+            ),
+        ),
+        Route(
             "/api/schedules",
             JsonEndpoint(
                 {"GET": list_schedules, "POST": create_schedule},
