@@ -166,7 +166,12 @@ def test_an_oversized_document_fails(sb, agent, s3, monkeypatch):
 def test_stop_goes_stopping_then_stopped_and_freezes_statistics(sb, agent):
     sb.speed = 50
     job = start(agent)
-    time.sleep(0.15)  # 7.5 of the ~37 simulated seconds: in progress
+    # Slow the clock down as soon as the scan has begun: a fixed sleep overshot the ~10
+    # simulated seconds of scanning (0.2 s of real time) on a busy machine.
+    deadline = time.monotonic() + 10
+    while not get(agent, job)["statistics"]["numberOfDocumentsScanned"]:
+        assert time.monotonic() < deadline, "the scan never began"
+        time.sleep(0.005)
     sb.speed = 1
     stopped = agent.stop_ingestion_job(
         knowledgeBaseId=SANDBOX_KNOWLEDGE_BASE_ID,
