@@ -25,6 +25,9 @@ class Settings:
     backend: str = "sandbox"
     database_url: str = DEFAULT_DATABASE_URL
     poll_seconds: float = 4.0
+    # GetIngestionJob calls per second per account that kbsync's replicas share (AWS's quota
+    # is 10; less leaves room for other tools polling the same account).
+    poll_quota: float = 10.0
     sandbox_speed: float = 1.0
     # Whether a request without keys may use a named profile or boto3's default chain (instance
     # role, env, ~/.aws). Off by default: on a shared server it would lend the server's identity
@@ -150,6 +153,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         backend=backend,
         database_url=environ.get("KBSYNC_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
         poll_seconds=_number(environ, "KBSYNC_POLL_SECONDS", 4.0, minimum=0.01),
+        poll_quota=_number(environ, "KBSYNC_POLL_QUOTA", 10.0, minimum=0.1),
         sandbox_speed=_number(environ, "KBSYNC_SANDBOX_SPEED", 1.0, minimum=0.01),
         allow_ambient_credentials=_flag(environ, "KBSYNC_ALLOW_AMBIENT_CREDENTIALS"),
         aws_max_attempts=int(max_attempts),

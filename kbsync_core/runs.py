@@ -87,6 +87,8 @@ class RunCoordinator:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._keeper: threading.Thread | None = None
+        # Called after each of the keeper's turns (what the replica counts every few seconds).
+        self._turn_listeners: list[Callable[[], None]] = []
 
     def lease_for(self, run_id: str) -> Lease:
         return Lease(run_id, self.owner_id, self.lease_seconds)
@@ -219,15 +221,28 @@ class RunCoordinator:
         self._keeper = threading.Thread(target=self._keep, name="kbsync-lease-keeper", daemon=True)
         self._keeper.start()
 
+    def on_keeper_turn(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` at the start and after each turn of the lease keeper."""
+        self._turn_listeners.append(listener)
+
     def _keep(self) -> None:
+        self._tell_turn_listeners()
         while not self._closing.wait(self.keeper_interval):
             try:
                 self.renew()
                 self.sweep()
+                self._tell_turn_listeners()
             except Exception:
                 # A database that is briefly unreachable must not end the keeper: leases are
                 # renewed again at the next turn, well within their period.
                 logger.exception("The lease keeper's turn failed; it tries again shortly.")
+
+    def _tell_turn_listeners(self) -> None:
+        for listener in self._turn_listeners:
+            try:
+                listener()
+            except Exception:
+                logger.exception("A lease keeper's listener failed; it is called again next turn.")
 
     def renew(self) -> None:
         """Renew every lease this replica's workers hold; tell each what the store says."""

@@ -14,6 +14,7 @@ it is marked interrupted and settled from AWS history later. Workers never touch
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -39,6 +40,7 @@ from kbsync_core.models import (
     SyncTarget,
     map_aws_status,
 )
+from kbsync_core.polling import PollPlan, PollRateLimiter, account_key, seconds_since
 from kbsync_core.runs import RunClosedError, RunCoordinator, Worker
 from kbsync_core.store import SYNC_KIND, ExecutionStore, Lease, LeaseLostError, RunRecord
 from kbsync_core.store.runs import ACTIVE, INTERRUPTED, now_ms
@@ -77,7 +79,9 @@ class SyncEngine:
     `takeover_credentials` are the process's own (boto3's default chain), used to go on with
     runs whose replica died; None where the server lends no identity of its own. When
     `jobs_outlive_process` is False (the embedded sandbox, whose jobs die with its process), a
-    run whose replica died ends FALLIDO instead.
+    run whose replica died ends FALLIDO instead. `expected_seconds(target)`: how long a sync
+    of the target is expected to last (None: unknown); the polls cluster around that end
+    (kbsync_core/polling.py), otherwise they come every KBSYNC_POLL_SECONDS.
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class SyncEngine:
         takeover_credentials: AwsCredentials | None = None,
         jobs_outlive_process: bool = True,
         connection_credentials: Callable[[str | None], AwsCredentials | None] | None = None,
+        expected_seconds: Callable[[SyncTarget], float | None] | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -103,8 +108,12 @@ class SyncEngine:
         # connection are taken over with them, whatever takeover_credentials says.
         self.connection_credentials = connection_credentials
         self.jobs_outlive_process = jobs_outlive_process
+        self.expected_seconds = expected_seconds
+        # GetIngestionJob's quota is the account's, shared by every replica that polls.
+        self.poll_limiter = PollRateLimiter(settings.poll_quota)
         self._monitor_lock = threading.Lock()
         self.coordinator.register_kind(SYNC_KIND, self._take_over, self._can_take_over)
+        self.coordinator.on_keeper_turn(self._count_polling_replicas)
         if self._owns_coordinator:
             self.coordinator.start()
 
@@ -311,8 +320,11 @@ class SyncEngine:
         self._watch(worker, job)
 
     def _poll(self, worker: Worker, job_id: str) -> dict | None:
-        """GetIngestionJob; None after a transient error, which is logged."""
+        """GetIngestionJob, within this replica's share of the account's quota; None after a
+        transient error, which is logged, or when the wait for a slot was cut short."""
         target = self._target_of(worker)
+        if not self.poll_limiter.wait(account_key(target.region, worker.credentials), worker.wake):
+            return None  # woken (a stop, a shutdown): the caller's next pause sees why
         try:
             return self._client(worker).get_ingestion_job(
                 knowledgeBaseId=target.knowledge_base_id,
@@ -342,11 +354,14 @@ class SyncEngine:
         job_id = job["ingestionJobId"]
         last_seen = (job["status"], job.get("statistics"))
         stop_sent = False
+        plan, elapsed = self._poll_plan(worker, job)
         self.coordinator.checkpoint(worker)  # a stop asked before this worker began counts
         while job["status"] in AWS_RUNNING_STATUSES:
             if worker.stop_requested.is_set() and not stop_sent:
                 stop_sent = self._send_stop(worker, job_id)  # sent again after a failure
-            if self._pause(worker, self.settings.poll_seconds):
+            # A stopping job ends within seconds: the fixed rhythm, whatever was expected.
+            wait = self.settings.poll_seconds if stop_sent else plan.wait_after(elapsed())
+            if self._pause(worker, wait):
                 return  # left as it is: another worker takes it over
             self.coordinator.checkpoint(worker)
             if worker.stop_requested.is_set() and not stop_sent:
@@ -360,6 +375,28 @@ class SyncEngine:
                 last_seen = seen
                 self._record_progress(worker, job)
         self._finish(worker.lease, job, status_line=True)
+
+    def _poll_plan(self, worker: Worker, job: dict) -> tuple[PollPlan, Callable[[], float]]:
+        """The job's poll plan, and a clock of the seconds since the job started (AWS's
+        startedAt, so a job taken over mid-way keeps its place in the plan)."""
+        expected = None
+        if self.expected_seconds is not None:
+            try:
+                expected = self.expected_seconds(self._target_of(worker))
+            except Exception:
+                # Only the rhythm of the polls depends on it: the fixed poll will do.
+                logger.warning("No expected duration for run %s", worker.run_id, exc_info=True)
+        already = seconds_since(job.get("startedAt"), utc_now())
+        since = time.monotonic()
+        return PollPlan(self.settings.poll_seconds, expected), lambda: already + (
+            time.monotonic() - since
+        )
+
+    def _count_polling_replicas(self) -> None:
+        """The lease keeper's turn: each replica that works syncs takes an equal share of the
+        account's GetIngestionJob quota (this one counted even before its first lease shows)."""
+        owners = self.store.runs.live_owners(SYNC_KIND)
+        self.poll_limiter.set_replicas(len(owners | {self.coordinator.owner_id}))
 
     def _record_progress(self, worker: Worker, job: dict) -> None:
         self._log(

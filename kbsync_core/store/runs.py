@@ -231,6 +231,17 @@ class RunStore:
             ).mappings().first()
         return _record(row) if row else None
 
+    def live_owners(self, kind: str) -> set[str]:
+        """The replicas holding an unexpired lease on an active run of `kind` now."""
+        query = sa.select(runs_table.c.owner_id).distinct().where(
+            runs_table.c.kind == kind,
+            runs_table.c.state == ACTIVE,
+            runs_table.c.owner_id.is_not(None),
+            runs_table.c.lease_expires_ms >= now_ms(),
+        )
+        with self._read_lock, self._engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
     def unattended(self, kind: str, limit: int = 100) -> list[RunRecord]:
         """Runs of `kind` nobody works: active ones nobody holds (their replica died, hung or
         shut down), and interrupted ones (waiting for a replica with credentials)."""
