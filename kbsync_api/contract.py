@@ -11,6 +11,7 @@ anything logged here about a failure is redacted first.
 
 import json
 import logging
+import math
 import threading
 import tomllib
 import traceback
@@ -116,6 +117,10 @@ CONNECTION_OR_TARGET = (
 )
 WEBHOOK_NOT_FOUND = "Connection {connection!r} has no webhook with the id {id!r}."
 INTERNAL_ERROR = "Internal error in kbsync ({kind}); the server's log has the details."
+# GET /api/sync's long poll (kbsync's addition): at most this long, as proxies allow.
+MAX_WAIT_SECONDS = 30
+WAIT_MALFORMED = f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}."
+SINCE_MALFORMED = "since must be the number of log lines you have (a whole number, 0 or more)."
 
 
 @dataclass(frozen=True)
@@ -335,7 +340,7 @@ def _start_connection_sync(
     return ApiReply(202, {"executionId": execution.id})
 
 
-def _outside(kbsync: Kbsync, execution_id: str, visible: tuple[str, ...] | None) -> bool:
+def is_outside(kbsync: Kbsync, execution_id: str, visible: tuple[str, ...] | None) -> bool:
     """Whether a connection-limited token must not see this execution: any run but those of
     its own connections (one started with an operator's keys belongs to no connection)."""
     if visible is None:
@@ -360,17 +365,16 @@ def get_sync(
         return error.reply
     try:
         execution = kbsync.reads.get(execution_id)
-        if execution is not None and _outside(kbsync, execution_id, visible):
+        if execution is not None and is_outside(kbsync, execution_id, visible):
             execution = None
     except Exception as error:
         return internal_error("reading an execution", error)
     if execution is None:
         return error_reply(404, EXECUTION_NOT_FOUND)
     try:
-        body, encoded = _encoded_executions.encode(execution, kbsync.progress.of)
+        return execution_reply(kbsync, execution)
     except Exception as error:
         return internal_error("reading an execution's progress", error)
-    return ApiReply(200, body, encoded=encoded)
 
 
 def execution_body(execution: Execution, progress_of) -> dict:
@@ -379,6 +383,42 @@ def execution_body(execution: Execution, progress_of) -> dict:
     body = execution.to_dict()
     body["progress"] = progress_of(execution).to_dict()
     return body
+
+
+def execution_reply(kbsync: Kbsync, execution: Execution) -> ApiReply:
+    """GET /api/sync's 200, its JSON encoded once per version of the execution. Its progress
+    may read the store (its data source's past, once per execution): not on the event loop."""
+    body, encoded = _encoded_executions.encode(execution, kbsync.progress.of)
+    return ApiReply(200, body, encoded=encoded)
+
+
+def read_wait(value: str | None) -> float | None:
+    """GET /api/sync's `wait` (kbsync's addition): seconds to hold the answer until the
+    execution changes; None when not asked for. A 400 unless 0 to MAX_WAIT_SECONDS."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:  # NaN fails too
+        raise ApiError(error_reply(400, WAIT_MALFORMED))
+    return seconds
+
+
+def read_since(value: str | None) -> int | None:
+    """GET /api/sync's `since` (kbsync's addition): how many log lines the client has."""
+    if value is None:
+        return None
+    if not value.strip().isascii() or not value.strip().isdigit():
+        raise ApiError(error_reply(400, SINCE_MALFORMED))
+    return int(value)
+
+
+def is_news(execution: Execution, since: int) -> bool:
+    """Whether a client that has `since` log lines must hear of the execution now: every
+    change of an execution adds to its log, and an ended one changes no more."""
+    return execution.status.is_final or len(execution.events) != since
 
 
 def get_sync_without_reading(kbsync: Kbsync, execution_id: str | None) -> ApiReply | None:
@@ -447,7 +487,7 @@ def stop_sync(kbsync: Kbsync, payload: Any, visible: tuple[str, ...] | None = No
         execution_id = read_execution_id(payload.get("executionId"))
     except ApiError as error:
         return error.reply
-    if _outside(kbsync, execution_id, visible):
+    if is_outside(kbsync, execution_id, visible):
         return error_reply(404, EXECUTION_NOT_FOUND)
     try:
         credentials = _stop_credentials(payload, kbsync.settings.allow_ambient_credentials)

@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kbsync_api import channels
+from kbsync_api import channels, longpoll
 from kbsync_api import contract as api
 from kbsync_api import schedules as schedules_api
 from kbsync_core.runtime import Kbsync, get_kbsync
@@ -126,6 +126,10 @@ execution_reads = SharedReads()
 async def get_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
     execution_id = request.query_params.get("executionId")
     limited = await visible(request, kbsync)
+    wait = api.read_wait(request.query_params.get("wait"))
+    since = api.read_since(request.query_params.get("since"))
+    if wait is not None:
+        return await get_sync_when_changed(kbsync, execution_id, wait, since, limited)
     if limited is not None:
         return await run_in_threadpool(api.get_sync, kbsync, execution_id, limited)
     # Most polls find the execution read moments ago: answered here, with no thread hop.
@@ -133,6 +137,29 @@ async def get_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:
     if answer is not None:
         return answer
     return await execution_reads.read(execution_id, api.get_sync, kbsync, execution_id)
+
+
+async def get_sync_when_changed(
+    kbsync: Kbsync,
+    execution_id: str | None,
+    wait: float,
+    since: int | None,
+    limited: tuple[str, ...] | None,
+) -> api.ApiReply:
+    """GET /api/sync with `wait`: held until the execution changes (kbsync_api/longpoll.py)."""
+    execution_id = api.read_execution_id(execution_id, from_url=True)
+    if limited is not None and await run_in_threadpool(
+        api.is_outside, kbsync, execution_id, limited
+    ):
+        return api.error_reply(404, api.EXECUTION_NOT_FOUND)
+
+    async def read(wanted: str):
+        kept = kbsync.reads.peek(wanted)
+        if kept is not None:
+            return kept
+        return await execution_reads.read(("execution", wanted), kbsync.reads.get, wanted)
+
+    return await longpoll.get_sync_when_changed(kbsync, execution_id, wait, since, read)
 
 
 async def stop_sync(request: Request, kbsync: Kbsync) -> api.ApiReply:

@@ -208,6 +208,18 @@ class ExecutionStore:
     def list_interrupted(self, target: SyncTarget) -> list[Execution]:
         return self._select(sa.and_(_target_clause(target), runs_table.c.state == INTERRUPTED))
 
+    def versions_of(self, execution_ids: Iterable[str]) -> dict[str, str]:
+        """Each execution's last write (its updated_at), in one cheap read without its log:
+        what a waiting client's change feed compares to learn of another replica's writes."""
+        execution_ids = list(execution_ids)
+        if not execution_ids:
+            return {}
+        query = sa.select(executions_table.c.id, executions_table.c.updated_at).where(
+            executions_table.c.id.in_(execution_ids)
+        )
+        with self._read_lock, self._engine.connect() as connection:
+            return dict(connection.execute(query).all())
+
     def events_of(self, execution_id: str) -> list[LogEvent]:
         """One execution's log, oldest first; [] for an id kbsync does not know."""
         with self._read_lock, self._engine.connect() as connection:
