@@ -34,8 +34,17 @@ def render_statistics(statistics: dict[str, int]) -> None:
 def render_log(events: list[LogEvent]) -> None:
     """A sync's log, one line per event (`2026-11-22 23:50:08 CET  Sync completed
     successfully.`), in the console's language and the browser's zone; nothing when empty."""
-    if not events:
-        return
+    render_log_text(log_text(events))
+
+
+def log_text(events: list[LogEvent]) -> str:
+    """The log's lines as render_log shows them (built apart, so a live panel can keep them)."""
     language, zone = current_language(), browser_zone()
-    lines = [f"{format_moment(event.at, zone)}  {describe(event, language)}" for event in events]
-    st.code("\n".join(lines), language=None, wrap_lines=True, height=LOG_HEIGHT)
+    return "\n".join(
+        f"{format_moment(event.at, zone)}  {describe(event, language)}" for event in events
+    )
+
+
+def render_log_text(text: str) -> None:
+    if text:
+        st.code(text, language=None, wrap_lines=True, height=LOG_HEIGHT)
