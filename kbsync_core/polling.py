@@ -9,9 +9,10 @@ better spent where the end is likely:
     0 ............ E - spread ......... E + spread ...........
       slow (S > P)       fast (F < P)         fixed P again (the expectation was wrong)
 
-The calls of the slow and fast phases together never exceed E/P, what the fixed poll makes up
-to E; past the window the fixed poll's own rhythm resumes, so a sync that overruns makes no
-more calls than the fixed poll would either. The slow phase never goes quiet for more than
+The calls of the slow phase and half the fast phase's (a sync ends, on average, half-way
+through the window) make E/P, what the fixed poll makes up to E; past the window the fixed
+poll's own rhythm resumes, so a sync that overruns makes about as many calls as the fixed poll
+would, and one that ends early fewer. The slow phase never goes quiet for more than
 MAX_QUIET_SECONDS, so the log and the statistics still move. Without an expectation, or when
 the budget leaves no room for a fast phase (a sync of a few seconds), it is the fixed poll.
 
@@ -63,16 +64,20 @@ class PollPlan:
     def _shape(self, expected: float) -> None:
         spread = max(MIN_SPREAD_SECONDS, SPREAD_FRACTION * expected)
         start, end = max(expected - spread, 0.0), expected + spread
-        budget = expected / self.poll_seconds  # the fixed poll's calls up to the expected end
+        # The fixed poll's calls up to the expected end, with a margin for rounding and for
+        # the syncs that overrun the window (durations are skewed long).
+        budget = 0.95 * expected / self.poll_seconds - 1
         slow_calls = math.ceil(start / MAX_QUIET_SECONDS)  # the fewest the slow phase makes
-        window_calls = budget - slow_calls
+        # A sync ends, on average, half-way through the window: half its calls are made.
+        window_calls = 2 * (budget - slow_calls)
         if window_calls < 1:
             return  # no room for a fast phase: the fixed poll
         fast = max(MIN_FAST_SECONDS, (end - start) / window_calls)
         if fast >= self.poll_seconds:
             return
         window_calls = (end - start) / fast
-        slow = start / (budget - window_calls) if budget > window_calls else MAX_QUIET_SECONDS
+        spare = budget - window_calls / 2
+        slow = start / spare if spare > 0 else MAX_QUIET_SECONDS
         self.window = (start, end)
         self.fast_seconds = fast
         self.slow_seconds = min(max(slow, self.poll_seconds), MAX_QUIET_SECONDS)
