@@ -34,10 +34,12 @@ from kbsync_core.timefmt import parse_iso
 
 # The window of fast polls spans the expected end +- this share of the expected duration...
 SPREAD_FRACTION = 0.2
-# ... and never less than this many seconds each side (a short sync's durations vary too).
-MIN_SPREAD_SECONDS = 2.0
-# Faster than this buys little: the store write and the client's wake-up take their share.
-MIN_FAST_SECONDS = 1.0
+# ... and never less than this share of the poll each side (2 s at 4 s: a short sync's
+# durations vary too).
+MIN_SPREAD_POLLS = 0.5
+# Faster than this share of the poll (1 s at 4 s) buys little: the store write and the
+# client's wake-up take their share.
+MIN_FAST_POLLS = 0.25
 # The slow phase asks at least this often: the statistics in the log keep moving.
 MAX_QUIET_SECONDS = 30.0
 # The durations of this many recent complete syncs make the default expectation.
@@ -62,7 +64,7 @@ class PollPlan:
             self._shape(expected_seconds)
 
     def _shape(self, expected: float) -> None:
-        spread = max(MIN_SPREAD_SECONDS, SPREAD_FRACTION * expected)
+        spread = max(MIN_SPREAD_POLLS * self.poll_seconds, SPREAD_FRACTION * expected)
         start, end = max(expected - spread, 0.0), expected + spread
         # The fixed poll's calls up to the expected end, with a margin for rounding and for
         # the syncs that overrun the window (durations are skewed long).
@@ -72,7 +74,7 @@ class PollPlan:
         window_calls = 2 * (budget - slow_calls)
         if window_calls < 1:
             return  # no room for a fast phase: the fixed poll
-        fast = max(MIN_FAST_SECONDS, (end - start) / window_calls)
+        fast = max(MIN_FAST_POLLS * self.poll_seconds, (end - start) / window_calls)
         if fast >= self.poll_seconds:
             return
         window_calls = (end - start) / fast
