@@ -29,7 +29,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from kbsync_core.models import AwsCredentials, ExecutionStatus, SyncTarget
+from kbsync_core import events
+from kbsync_core.models import (
+    AWS_RUNNING_STATUSES,
+    AwsCredentials,
+    Execution,
+    ExecutionStatus,
+    SyncTarget,
+)
 from kbsync_core.timefmt import parse_iso
 
 # The window of fast polls spans the expected end +- this share of the expected duration...
@@ -132,13 +139,36 @@ def median_recent_duration(
 
     def expected(target: SyncTarget) -> float | None:
         durations = [
-            seconds_since(execution.started_at, parse_iso(execution.finished_at))
+            ended_after(execution)
             for execution in store.list_for_target(target, limit=4 * recent)
             if execution.status is ExecutionStatus.COMPLETADO and execution.finished_at
         ][:recent]
         return statistics.median(durations) if durations else None
 
     return expected
+
+
+def ended_after(execution: Execution) -> float:
+    """Seconds from an ended sync's start to AWS's end, as its log brackets it: half-way
+    between the last poll that saw the job running and the one that saw it ended.
+
+    Not finishedAt alone: that is when kbsync saw the end, and a sync that ended well before
+    its expected end is seen only at the next slow poll; expecting that duration next time
+    would push the fast polls later and later.
+    """
+    finished = parse_iso(execution.finished_at)
+    running = [
+        parse_iso(event.at)
+        for event in execution.events
+        if event.event == events.JOB_STARTED
+        or (event.event == events.STATUS and event.values.get("status") in AWS_RUNNING_STATUSES)
+    ]
+    last_seen_running = max((moment for moment in running if moment <= finished), default=None)
+    if last_seen_running is None:
+        return seconds_since(execution.started_at, finished)
+    return seconds_since(
+        execution.started_at, last_seen_running + (finished - last_seen_running) / 2
+    )
 
 
 def account_key(region: str, credentials: AwsCredentials) -> tuple[str, str]:

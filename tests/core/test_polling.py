@@ -9,11 +9,14 @@ from dataclasses import replace
 
 import pytest
 
+from kbsync_core import events
+from kbsync_core.events import LogEvent
 from kbsync_core.models import AwsCredentials, Execution, ExecutionStatus, SyncTarget
 from kbsync_core.polling import (
     PollPlan,
     PollRateLimiter,
     account_key,
+    ended_after,
     fixed_poll_calls,
     median_recent_duration,
 )
@@ -177,3 +180,22 @@ def test_an_engine_with_an_expectation_polls_less_and_still_sees_the_end(
     finally:
         engine.close()
         store.close()
+
+
+def test_a_syncs_duration_is_bracketed_by_its_polls_not_taken_from_when_kbsync_saw_the_end():
+    execution = Execution(
+        "bracketed",
+        TARGET,
+        "d",
+        ExecutionStatus.COMPLETADO,
+        "2026-12-01T10:00:00.000Z",
+        finished_at="2026-12-01T10:00:12.000Z",
+        events=[
+            LogEvent("2026-12-01T10:00:00.000Z", events.CREATED, {}),
+            LogEvent("2026-12-01T10:00:00.500Z", events.JOB_STARTED, {"job_id": "J"}),
+            LogEvent("2026-12-01T10:00:04.000Z", events.STATUS, {"status": "IN_PROGRESS"}),
+            LogEvent("2026-12-01T10:00:12.000Z", events.STATUS, {"status": "COMPLETE"}),
+        ],
+    )
+    # Last seen running at 4 s, seen ended at 12 s (a slow poll): AWS ended about 8 s in.
+    assert ended_after(execution) == pytest.approx(8)
