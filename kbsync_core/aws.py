@@ -24,6 +24,7 @@ from kbsync_core.logsafety import forget_secret, install_log_redaction, remember
 from kbsync_core.models import AwsCredentials
 
 BEDROCK_AGENT = "bedrock-agent"
+S3 = "s3"
 STS = "sts"
 # How long an assumed role's keys last; botocore refreshes them 15 minutes before they expire.
 ROLE_SESSION_SECONDS = 3600
@@ -56,7 +57,8 @@ TRANSIENT_BOTOCORE_ERRORS = (
 
 
 class AwsClients:
-    """Builds and keeps bedrock-agent clients, one per (credentials, region); thread-safe.
+    """Builds and keeps bedrock-agent and S3 clients, one per (service, credentials, region);
+    thread-safe.
 
     Clients for explicit keys all come from one botocore session, so the service model is
     loaded once (a session per key set cost ~10 MB each). The newest MAX_CLIENTS are kept: a
@@ -79,13 +81,20 @@ class AwsClients:
         install_log_redaction()
 
     def bedrock_agent(self, credentials: AwsCredentials, region: str):
-        key = (credentials.cache_key, region)
+        return self.client(BEDROCK_AGENT, credentials, region)
+
+    def s3(self, credentials: AwsCredentials, region: str):
+        """An S3 client with the same credentials (a data source's bucket, read or written)."""
+        return self.client(S3, credentials, region)
+
+    def client(self, service: str, credentials: AwsCredentials, region: str):
+        key = (service, credentials.cache_key, region)
         with self._lock:
             if key in self._clients:
                 self._clients.move_to_end(key)
                 return self._clients[key][0]
             remember_secret(credentials.secret_access_key, credentials.session_token)
-            client = self._build(credentials, region)
+            client = self._build(service, credentials, region)
             self._clients[key] = (client, credentials)
             if len(self._clients) > MAX_CLIENTS:
                 _evicted, (_client, old_credentials) = self._clients.popitem(last=False)
@@ -94,18 +103,18 @@ class AwsClients:
                     forget_secret(old_credentials.secret_access_key, old_credentials.session_token)
             return client
 
-    def _build(self, credentials: AwsCredentials, region: str):
+    def _build(self, service: str, credentials: AwsCredentials, region: str):
         if credentials.role_arn:
             session = assumed_role_session(credentials, region, config=self._config)
-            return session.client(BEDROCK_AGENT, config=self._config)
+            return session.client(service, config=self._config)
         if not credentials.is_explicit:
             # A profile or the default chain: boto3 resolves it as it always does.
             session = boto3.Session(profile_name=credentials.profile_name, region_name=region)
-            return session.client(BEDROCK_AGENT, config=self._config)
+            return session.client(service, config=self._config)
         if self._shared_session is None:
             self._shared_session = botocore.session.get_session()
         return self._shared_session.create_client(
-            BEDROCK_AGENT,
+            service,
             region_name=region,
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,

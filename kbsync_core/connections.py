@@ -30,6 +30,7 @@ from kbsync_core.errors import (
     SecretRefusedError,
 )
 from kbsync_core.models import AwsCredentials, SyncTarget
+from kbsync_core.s3_source import bucket_of
 from kbsync_core.store.connections import (
     ConnectionHasRunsError,
     ConnectionHasSchedulesError,
@@ -267,12 +268,6 @@ def credentials_for(connection: Connection) -> AwsCredentials:
     return AwsCredentials()
 
 
-def _bucket_of(bucket_arn: str | None) -> str | None:
-    if not bucket_arn:
-        return None
-    return bucket_arn.rsplit(":", 1)[-1] or None
-
-
 class Connections:
     """The connections of one store: made, read, changed, deleted and tested."""
 
@@ -385,7 +380,7 @@ class Connections:
             "type": configuration.get("type"),
         }
         if s3:
-            data_source["bucket"] = _bucket_of(s3.get("bucketArn"))
+            data_source["bucket"] = bucket_of(s3.get("bucketArn"))
             data_source["inclusionPrefixes"] = list(s3.get("inclusionPrefixes") or [])
         return {
             "ok": True,

@@ -48,6 +48,11 @@ SANDBOX_RESTARTED = "sandbox_restarted"
 # missed while no replica was up.
 SCHEDULED = "scheduled"
 CATCH_UP = "catch_up"
+# How many documents a data source's first sync should scan, counted in its bucket: what its
+# progress is measured against until a complete sync says (kbsync_core/progress.py).
+EXPECTED_DOCUMENTS = "expected_documents"
+# The optional value of an ending event: when AWS ended the job (ISO 8601 UTC).
+AWS_ENDED_AT = "aws_ended_at"
 # A line stored before events were, whose text matched no template: its text after the time.
 TEXT = "text"
 # A stored line whose time could not be read back exactly as written: the whole line, verbatim.
@@ -60,7 +65,9 @@ class EventKind:
     spanish: str  # the seeds' words: the JSON API's text
     english: str
     # Values kept beside the template's but never rendered, so the seeds' lines do not move:
-    # AWS's error code, which seed 003's API maps to its error codes.
+    # AWS's error code, which seed 003's API maps to its error codes; when AWS ended a job
+    # (its updatedAt), which durations are measured to (kbsync sees the end only at its next
+    # poll, and a slow poll must not lengthen the next sync's expected duration).
     optional: tuple[str, ...] = ()
 
     @property
@@ -85,11 +92,19 @@ CATALOGUE: dict[str, EventKind] = {
         ),
         EventKind(STATUS, "Estado actual: {status}", "Current status: {status}"),
         EventKind(
-            COMPLETED, "Sincronización completada correctamente.", "Sync completed successfully."
+            COMPLETED,
+            "Sincronización completada correctamente.",
+            "Sync completed successfully.",
+            (AWS_ENDED_AT,),
         ),
-        EventKind(FAILED, "La sincronización terminó con errores.", "The sync ended with errors."),
+        EventKind(
+            FAILED,
+            "La sincronización terminó con errores.",
+            "The sync ended with errors.",
+            (AWS_ENDED_AT,),
+        ),
         EventKind(FAILURE_REASON, "Motivo del fallo: {reason}", "Failure reason: {reason}"),
-        EventKind(STOPPED, "Sincronización detenida.", "Sync stopped."),
+        EventKind(STOPPED, "Sincronización detenida.", "Sync stopped.", (AWS_ENDED_AT,)),
         EventKind(
             STOP_REQUESTED, "Deteniendo Ingestion Job: {job_id}", "Stopping ingestion job: {job_id}"
         ),
@@ -162,6 +177,11 @@ CATALOGUE: dict[str, EventKind] = {
             "última.",
             "Catch-up run: no kbsync process was up for {missed} scheduled firings since "
             "{since}; it runs once, for the latest.",
+        ),
+        EventKind(
+            EXPECTED_DOCUMENTS,
+            "Documentos esperados: {count} (objetos en el bucket del data source).",
+            "Documents expected: {count} (objects in the data source's bucket).",
         ),
         EventKind(TEXT, "{text}", "{text}"),
         EventKind(LINE, "{line}", "{line}"),

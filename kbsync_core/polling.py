@@ -37,6 +37,7 @@ from kbsync_core.models import (
     ExecutionStatus,
     SyncTarget,
 )
+from kbsync_core.progress import aws_ended_at
 from kbsync_core.timefmt import parse_iso
 
 # The window of fast polls spans the expected end +- this share of the expected duration...
@@ -149,13 +150,17 @@ def median_recent_duration(
 
 
 def ended_after(execution: Execution) -> float:
-    """Seconds from an ended sync's start to AWS's end, as its log brackets it: half-way
-    between the last poll that saw the job running and the one that saw it ended.
+    """Seconds from an ended sync's start to AWS's end: as its ending event keeps it, or, for
+    an execution ended before kbsync kept it, as its log brackets it: half-way between the
+    last poll that saw the job running and the one that saw it ended.
 
     Not finishedAt alone: that is when kbsync saw the end, and a sync that ended well before
     its expected end is seen only at the next slow poll; expecting that duration next time
     would push the fast polls later and later.
     """
+    aws_end = aws_ended_at(execution)
+    if aws_end is not None:
+        return seconds_since(execution.started_at, aws_end)
     finished = parse_iso(execution.finished_at)
     running = [
         parse_iso(event.at)

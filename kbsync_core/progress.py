@@ -4,7 +4,9 @@ GetIngestionJob has no percentage: kbsync derives one from what it has.
 
 - **Expected documents**: the data source's last complete sync scanned N documents; this one
   will scan about as many (kbsync's store, which holds every sync kbsync started or watched).
-  Unknown (None) until the data source has one complete sync kbsync knows of.
+  Before the data source has one complete sync kbsync knows of, the documents its worker
+  counted in the data source's bucket (an EXPECTED_DOCUMENTS event, kbsync_core/s3_source.py),
+  where it could list them; unknown (None) otherwise.
 - **Percentage**: documents scanned against the expected ones, never going back (a floor kept
   per execution), capped at 99 until AWS says COMPLETE, 100 then.
 - **Stage**: `starting` (no job yet, or AWS says STARTING), `scanning` (fewer documents scanned
@@ -209,6 +211,15 @@ def timeline_of(execution: Execution) -> Timeline:
     return Timeline(job_started_at, scanning_since, statistics_at)
 
 
+def counted_in_bucket(execution: Execution) -> int | None:
+    """The documents the execution's worker counted in the data source's bucket when no
+    complete sync said how many to expect (its EXPECTED_DOCUMENTS event); None if it did not."""
+    for event in reversed(execution.events):
+        if event.event == events.EXPECTED_DOCUMENTS:
+            return int(event.values["count"])
+    return None
+
+
 def progress_of(
     execution: Execution,
     baseline: Baseline,
@@ -220,6 +231,8 @@ def progress_of(
     """The execution's progress as of `now`, given its data source's past."""
     statistics = execution.statistics or {}
     expected = baseline.documents_expected
+    if expected is None:
+        expected = counted_in_bucket(execution)
     timeline = timeline_of(execution)
     quiet = (now - timeline.statistics_at).total_seconds() if timeline.statistics_at else None
     if execution.status.is_final:
@@ -247,6 +260,21 @@ def progress_of(
     )
 
 
+def aws_ended_at(execution: Execution) -> datetime | None:
+    """When AWS ended the execution's job, as its ending event keeps it (None for executions
+    that ended before kbsync kept it, or ended without a job)."""
+    for event in reversed(execution.events):
+        if events.AWS_ENDED_AT in event.values:
+            return parse_iso(event.values[events.AWS_ENDED_AT])
+    return None
+
+
+def ended_at(execution: Execution) -> datetime:
+    """An ended execution's end for its duration: AWS's, else when kbsync saw it (a slow
+    poll's lateness would otherwise lengthen the next sync's expected duration)."""
+    return aws_ended_at(execution) or parse_iso(execution.finished_at)
+
+
 def completed_syncs(executions: Iterable[Execution], before: str | None = None):
     """The complete syncs among `executions` (newest first), started before `before`."""
     for execution in executions:
@@ -257,7 +285,7 @@ def completed_syncs(executions: Iterable[Execution], before: str | None = None):
         scanned = execution.statistics.get(SCANNED)
         yield CompletedSync(
             parse_iso(execution.started_at),
-            parse_iso(execution.finished_at),
+            ended_at(execution),
             int(scanned) if scanned is not None else None,
         )
 
@@ -319,16 +347,22 @@ class SyncProgress:
                 remembered[1] = max(remembered[1] or 0, progress.percentage)
         return progress
 
+    def expects_documents(self, target: SyncTarget) -> bool:
+        """Whether a complete sync of `target` says how many documents the next will scan."""
+        return self.baseline(target).documents_expected is not None
+
     def expected_seconds(self, target: SyncTarget) -> float | None:
         """How long a sync of `target` should take: the median of its recent complete syncs
-        (None before the first); read at most once per EXPECTED_SECONDS_TTL per target. For the
-        adaptive poller, which polls faster as a sync nears its expected end."""
+        (None before the first); a known answer is read at most once per EXPECTED_SECONDS_TTL
+        per target, an unknown one every time (the first complete sync must count for the very
+        next). For the adaptive poller, which polls faster as a sync nears its expected end."""
         now = self._monotonic()
         with self._lock:
             kept = self._expected_seconds.get(target)
         if kept is not None and now - kept[0] < EXPECTED_SECONDS_TTL:
             return kept[1]
         seconds = self.baseline(target).typical_seconds
-        with self._lock:
-            self._expected_seconds[target] = (now, seconds)
+        if seconds is not None:
+            with self._lock:
+                self._expected_seconds[target] = (now, seconds)
         return seconds

@@ -72,6 +72,9 @@ class Kbsync:
             # `make run` shows these and syncs from them with no AWS account.
             for body in sandbox_connection_bodies():
                 self.connections.ensure(body)
+        # How far a running sync is and when it should end (GET /api/sync, the console, and
+        # the engine's polls, which cluster around a sync's expected end).
+        self.progress = SyncProgress(self.store, poll_seconds=settings.poll_seconds)
         self.engine = SyncEngine(
             settings,
             self.store,
@@ -81,14 +84,14 @@ class Kbsync:
             # The embedded sandbox starts empty: the jobs of a process that died died with it.
             jobs_outlive_process=not settings.uses_sandbox,
             connection_credentials=self.connections.credentials_by_id,
+            expected_seconds=self.progress.expected_seconds,
+            expects_documents=self.progress.expects_documents,
         )
         self.history = HistoryService(self.engine, self.clients)
         # Whether a sync runs on a data source now (the Sync page asks it every few seconds).
         self.activity = DataSourceActivity(self.store, self.history)
         # What GET /api/sync and the console's panels read: pollers share recent reads.
         self.reads = ExecutionReads(self.store)
-        # How far a running sync is and when it should end (GET /api/sync, the console).
-        self.progress = SyncProgress(self.store, poll_seconds=settings.poll_seconds)
         # Webhook URLs are stored encrypted with this (None: on aws without KBSYNC_SECRET_KEY).
         secrets = load_secret_box(settings)
         self.webhooks = Webhooks(

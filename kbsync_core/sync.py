@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 
 from kbsync_core import events
@@ -42,9 +43,10 @@ from kbsync_core.models import (
 )
 from kbsync_core.polling import PollPlan, PollRateLimiter, account_key, seconds_since
 from kbsync_core.runs import RunClosedError, RunCoordinator, Worker
+from kbsync_core.s3_source import expected_documents
 from kbsync_core.store import SYNC_KIND, ExecutionStore, Lease, LeaseLostError, RunRecord
 from kbsync_core.store.runs import ACTIVE, INTERRUPTED, now_ms
-from kbsync_core.timefmt import iso_utc, utc_now
+from kbsync_core.timefmt import iso_utc, parse_iso, utc_now
 from kbsync_core.validation import SyncRequest
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,17 @@ def credential_source(credentials: AwsCredentials) -> str:
     return CREDENTIALS_FROM_PROFILE if credentials.profile_name else CREDENTIALS_FROM_DEFAULT_CHAIN
 
 
+def _aws_ended(job: dict) -> dict[str, str]:
+    """An ending event's optional value: when AWS ended the job (its updatedAt, once it
+    ended), not when a poll saw it; durations are measured to it."""
+    updated_at = job.get("updatedAt")
+    if isinstance(updated_at, str):
+        updated_at = parse_iso(updated_at)
+    if not isinstance(updated_at, datetime):
+        return {}
+    return {events.AWS_ENDED_AT: iso_utc(updated_at)}
+
+
 class SyncEngine:
     """Starts, watches, stops, resumes and takes over sync executions; one per process.
 
@@ -82,6 +95,8 @@ class SyncEngine:
     run whose replica died ends FALLIDO instead. `expected_seconds(target)`: how long a sync
     of the target is expected to last (None: unknown); the polls cluster around that end
     (kbsync_core/polling.py), otherwise they come every KBSYNC_POLL_SECONDS.
+    `expects_documents(target)`: False when nothing says how many documents a sync of the
+    target will scan; the worker of a new job then counts them in the data source's bucket.
     """
 
     def __init__(
@@ -95,6 +110,7 @@ class SyncEngine:
         jobs_outlive_process: bool = True,
         connection_credentials: Callable[[str | None], AwsCredentials | None] | None = None,
         expected_seconds: Callable[[SyncTarget], float | None] | None = None,
+        expects_documents: Callable[[SyncTarget], bool] | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -109,6 +125,9 @@ class SyncEngine:
         self.connection_credentials = connection_credentials
         self.jobs_outlive_process = jobs_outlive_process
         self.expected_seconds = expected_seconds
+        # Whether a sync of a target has a number of documents to measure its progress against
+        # (a complete sync before it); a new job of one that has not counts its bucket's.
+        self.expects_documents = expects_documents
         # GetIngestionJob's quota is the account's, shared by every replica that polls.
         self.poll_limiter = PollRateLimiter(settings.poll_quota)
         self._monitor_lock = threading.Lock()
@@ -279,7 +298,22 @@ class SyncEngine:
             status=map_aws_status(job["status"]),
             statistics=job.get("statistics") or {},
         )
+        self._count_documents(worker)
         self._watch(worker, job)
+
+    def _count_documents(self, worker: Worker) -> None:
+        """Log how many documents the data source's bucket holds, when no complete sync says
+        how many this one will scan (its progress is measured against them). Its own identity
+        may not list the bucket: then nothing is logged and progress waits for a complete
+        sync."""
+        target = self._target_of(worker)
+        if self.expects_documents is None or self.expects_documents(target):
+            return
+        count = expected_documents(
+            self._client(worker), self.clients.s3(worker.credentials, target.region), target
+        )
+        if count is not None:
+            self._log(worker, log_event(events.EXPECTED_DOCUMENTS, count=str(count)))
 
     def _start_job(self, worker: Worker, execution: Execution) -> dict | None:
         """StartIngestionJob until AWS answers; transient failures (throttling, 5xx, a timeout
@@ -434,6 +468,7 @@ class SyncEngine:
         now = utc_now()
         ending = [log_event(events.STATUS, now, status=job["status"])] if status_line else []
         ending += [log_event(events.FAILURE_REASON, now, reason=reason) for reason in reasons]
+        aws_ended = _aws_ended(job)
         ending.append(
             log_event(
                 {
@@ -441,6 +476,7 @@ class SyncEngine:
                     ExecutionStatus.DETENIDO: events.STOPPED,
                 }.get(status, events.FAILED),
                 now,
+                **aws_ended,
             )
         )
         self.store.record(

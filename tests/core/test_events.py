@@ -54,6 +54,7 @@ SEED_TEXTS = {
     "scheduled": "Sincronización iniciada por la programación {schedule} (franja {slot}).",
     "catch_up": "Ejecución de recuperación: no había ningún proceso de kbsync activo para "
     "{missed} ejecuciones programadas desde {since}; se ejecuta una sola vez, por la última.",
+    "expected_documents": "Documentos esperados: {count} (objetos en el bucket del data source).",
     "text": "{text}",
     "line": "{line}",
 }
@@ -68,6 +69,7 @@ SAMPLE_VALUES = {
     "schedule": "nightly (30 2 * * *)",
     "slot": "2026-03-29T01:00:00.000Z",
     "missed": "4",
+    "count": "120",
     "since": "2026-03-25T01:30:00.000Z",
 }
 
