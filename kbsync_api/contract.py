@@ -99,8 +99,13 @@ METHOD_NOT_ALLOWED = "{method} is not allowed on {path}; allowed: {allowed}."
 UNKNOWN_ENDPOINT = (
     "There is no API endpoint here. Endpoints: GET /api/health, POST /api/sync, "
     "GET /api/sync?executionId=..., POST /api/sync/stop, POST /api/sync-history, "
-    "GET|POST /api/connections, GET|PUT|DELETE /api/connections/{id}, "
-    "POST /api/connections/{id}/test."
+    "GET /api/sync/status, GET /api/sync/history, POST /api/sync/cancel, "
+    "GET|PUT /api/sync/schedules, GET|POST /api/schedules, GET|PUT|DELETE /api/schedules/{id}, "
+    "POST /api/schedules/{id}/run, GET|POST /api/connections, "
+    "GET|PUT|DELETE /api/connections/{id}, POST /api/connections/{id}/test, "
+    "GET|POST /api/connections/{id}/webhooks, DELETE /api/connections/{id}/webhooks/{webhookId}, "
+    "POST /api/connections/{id}/webhooks/{webhookId}/test, "
+    "GET /api/connections/{id}/webhooks/deliveries. README.md documents each."
 )
 CONNECTION_NOT_FOUND = "No connection has the id {id!r}."
 SERVER_IDENTITY_UNAUTHENTICATED = (

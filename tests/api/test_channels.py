@@ -344,9 +344,14 @@ def test_cancel_a_running_sync_conflict_while_it_runs_then_cancelled(admin, sand
     assert cancelled.status == 200, cancelled.json
     assert {"status", "job_id", "cancelled_at"} <= set(cancelled.json)
     assert (cancelled.json["status"], cancelled.json["job_id"]) == ("cancelled", job_id)
-    stopping = follow(admin, CHANNEL, job_id, {"running"})[-1]
-    assert stopping["current_stage"] in ("finishing", "scanning", "starting")
-    sandbox_control.finish_running_jobs()
+    # Still running until AWS has stopped the job; while AWS is STOPPING it: finishing.
+    deadline = time.monotonic() + 30
+    while admin.execution(job_id)["awsStatus"] != "STOPPING":
+        assert time.monotonic() < deadline, admin.execution(job_id)
+        time.sleep(0.02)
+    stopping = status(admin, CHANNEL, job_id).json
+    assert (stopping["status"], stopping["current_stage"]) == ("running", "finishing"), stopping
+    sandbox_control.finish_running_jobs()  # the stop's end, without waiting for it
     assert follow(admin, CHANNEL, job_id, {"cancelled"})[-1]["error"] is None
 
     again = admin.post("/api/sync/cancel", {"job_id": job_id})

@@ -13,6 +13,7 @@ from kbsync_api import longpoll
 from kbsync_core import events
 from kbsync_core.events import log_event
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
+from kbsync_core.progress import SyncProgress
 from kbsync_core.reads import ExecutionReads
 from kbsync_core.store import ExecutionStore
 from tests.api.conftest import sync_body
@@ -63,11 +64,13 @@ def test_news_is_answered_at_once_and_bad_parameters_are_400s(api):
 
 
 class FakeKbsync:
-    """What the long poll uses of a Kbsync: its store and its reads."""
+    """What the long poll uses of a Kbsync: its store, its reads and its progress (in the
+    answer's body), all real."""
 
     def __init__(self, store: ExecutionStore):
         self.store = store
         self.reads = ExecutionReads(store)
+        self.progress = SyncProgress(store)
 
 
 def running_execution(store: ExecutionStore, number: int = 1) -> Execution:

@@ -85,9 +85,11 @@ def test_each_slot_fires_once_across_replicas_and_a_kill(tmp_path_factory, postg
         assert all(later - earlier == timedelta(minutes=1)
                    for earlier, later in itertools.pairwise(moments)), slots
         assert {f.outcome for f in firings} == {"started"}, firings
-        assert {f.claimed_by.rsplit("-", 2)[-2] for f in firings} == {
-            str(a.pid), str(b.pid)
-        }  # both replicas fired some
+        # Whichever replica claimed the slots before the kill (a busy machine may let either win
+        # every race), the survivor fired the ones after it.
+        claimers = [f.claimed_by.rsplit("-", 2)[-2] for f in firings]
+        assert set(claimers) <= {str(a.pid), str(b.pid)}, claimers
+        assert claimers[-(SLOTS_AFTER_KILL - 1):] == [str(b.pid)] * (SLOTS_AFTER_KILL - 1), claimers
         starts = [c for c in control.calls("StartIngestionJob") if "kbsync/" in c["userAgent"]]
         tokens = {c["parameters"]["clientToken"] for c in starts}
         assert len(tokens) == len(firings)  # one start per slot (a retry would repeat one)
