@@ -51,8 +51,10 @@ CATCH_UP = "catch_up"
 # How many documents a data source's first sync should scan, counted in its bucket: what its
 # progress is measured against until a complete sync says (kbsync_core/progress.py).
 EXPECTED_DOCUMENTS = "expected_documents"
-# The optional value of an ending event: when AWS ended the job (ISO 8601 UTC).
-AWS_ENDED_AT = "aws_ended_at"
+# The optional value of an ending event: when a poll last saw the job running (ISO 8601 UTC,
+# kbsync's clock; not AWS's updatedAt, whose clock need not be the server's: a sped-up
+# sandbox's runs faster).
+RUNNING_SEEN_AT = "running_seen_at"
 # A line stored before events were, whose text matched no template: its text after the time.
 TEXT = "text"
 # A stored line whose time could not be read back exactly as written: the whole line, verbatim.
@@ -65,9 +67,10 @@ class EventKind:
     spanish: str  # the seeds' words: the JSON API's text
     english: str
     # Values kept beside the template's but never rendered, so the seeds' lines do not move:
-    # AWS's error code, which seed 003's API maps to its error codes; when AWS ended a job
-    # (its updatedAt), which durations are measured to (kbsync sees the end only at its next
-    # poll, and a slow poll must not lengthen the next sync's expected duration).
+    # AWS's error code, which seed 003's API maps to its error codes; on an ending event, when
+    # the poll before the one that saw the end still saw the job running: the end happened
+    # between the two, and durations are measured to the middle (a slow poll's lateness must
+    # not lengthen the next sync's expected duration).
     optional: tuple[str, ...] = ()
 
     @property
@@ -95,16 +98,16 @@ CATALOGUE: dict[str, EventKind] = {
             COMPLETED,
             "Sincronización completada correctamente.",
             "Sync completed successfully.",
-            (AWS_ENDED_AT,),
+            (RUNNING_SEEN_AT,),
         ),
         EventKind(
             FAILED,
             "La sincronización terminó con errores.",
             "The sync ended with errors.",
-            (AWS_ENDED_AT,),
+            (RUNNING_SEEN_AT,),
         ),
         EventKind(FAILURE_REASON, "Motivo del fallo: {reason}", "Failure reason: {reason}"),
-        EventKind(STOPPED, "Sincronización detenida.", "Sync stopped.", (AWS_ENDED_AT,)),
+        EventKind(STOPPED, "Sincronización detenida.", "Sync stopped.", (RUNNING_SEEN_AT,)),
         EventKind(
             STOP_REQUESTED, "Deteniendo Ingestion Job: {job_id}", "Stopping ingestion job: {job_id}"
         ),

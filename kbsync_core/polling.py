@@ -23,21 +23,16 @@ credentials) at rate / replicas, the replicas being those that hold leases on ru
 """
 
 import math
-import statistics
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 
-from kbsync_core import events
 from kbsync_core.models import (
-    AWS_RUNNING_STATUSES,
     AwsCredentials,
     Execution,
-    ExecutionStatus,
-    SyncTarget,
 )
-from kbsync_core.progress import aws_ended_at
+from kbsync_core.progress import ended_at
 from kbsync_core.timefmt import parse_iso
 
 # The window of fast polls spans the expected end +- this share of the expected duration...
@@ -50,8 +45,6 @@ MIN_SPREAD_POLLS = 0.5
 MIN_FAST_POLLS = 0.25
 # The slow phase asks at least this often: the statistics in the log keep moving.
 MAX_QUIET_SECONDS = 30.0
-# The durations of this many recent complete syncs make the default expectation.
-RECENT_SYNCS = 5
 # AWS's quota for GetIngestionJob: requests per second per account.
 GET_INGESTION_JOB_QUOTA = 10.0
 # Keys not used for this long are forgotten (their next slot is long past).
@@ -131,49 +124,9 @@ def seconds_since(started_at: datetime | str | None, now: datetime) -> float:
     return max((now - started_at).total_seconds(), 0.0)
 
 
-def median_recent_duration(
-    store, recent: int = RECENT_SYNCS
-) -> Callable[[SyncTarget], float | None]:
-    """A simple expectation (for tests and the bench): the median duration of the target's
-    last complete syncs in the store; None before its first. kbsync_core/progress.py has the
-    estimator the process uses."""
-
-    def expected(target: SyncTarget) -> float | None:
-        durations = [
-            ended_after(execution)
-            for execution in store.list_for_target(target, limit=4 * recent)
-            if execution.status is ExecutionStatus.COMPLETADO and execution.finished_at
-        ][:recent]
-        return statistics.median(durations) if durations else None
-
-    return expected
-
-
 def ended_after(execution: Execution) -> float:
-    """Seconds from an ended sync's start to AWS's end: as its ending event keeps it, or, for
-    an execution ended before kbsync kept it, as its log brackets it: half-way between the
-    last poll that saw the job running and the one that saw it ended.
-
-    Not finishedAt alone: that is when kbsync saw the end, and a sync that ended well before
-    its expected end is seen only at the next slow poll; expecting that duration next time
-    would push the fast polls later and later.
-    """
-    aws_end = aws_ended_at(execution)
-    if aws_end is not None:
-        return seconds_since(execution.started_at, aws_end)
-    finished = parse_iso(execution.finished_at)
-    running = [
-        parse_iso(event.at)
-        for event in execution.events
-        if event.event == events.JOB_STARTED
-        or (event.event == events.STATUS and event.values.get("status") in AWS_RUNNING_STATUSES)
-    ]
-    last_seen_running = max((moment for moment in running if moment <= finished), default=None)
-    if last_seen_running is None:
-        return seconds_since(execution.started_at, finished)
-    return seconds_since(
-        execution.started_at, last_seen_running + (finished - last_seen_running) / 2
-    )
+    """Seconds from an ended sync's start to its job's end (kbsync_core.progress.ended_at)."""
+    return seconds_since(execution.started_at, ended_at(execution))
 
 
 def account_key(region: str, credentials: AwsCredentials) -> tuple[str, str]:

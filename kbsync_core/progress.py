@@ -26,14 +26,13 @@ the reading and remembers what must not be read again per poll.
 
 import statistics as stats
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kbsync_core import events
-from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
+from kbsync_core.models import AWS_RUNNING_STATUSES, Execution, ExecutionStatus, SyncTarget
 from kbsync_core.store import ExecutionStore
 from kbsync_core.timefmt import iso_utc, parse_iso, utc_now
 
@@ -59,7 +58,6 @@ BASELINE_READ = 50  # newest executions of the data source looked through for th
 QUIET_MIN_SECONDS = 1.0
 QUIET_POLLS = 3
 MAX_REMEMBERED = 1024  # executions whose baseline and floor are kept (least recent dropped)
-EXPECTED_SECONDS_TTL = 30.0
 
 
 @dataclass(frozen=True)
@@ -260,19 +258,37 @@ def progress_of(
     )
 
 
-def aws_ended_at(execution: Execution) -> datetime | None:
-    """When AWS ended the execution's job, as its ending event keeps it (None for executions
-    that ended before kbsync kept it, or ended without a job)."""
-    for event in reversed(execution.events):
-        if events.AWS_ENDED_AT in event.values:
-            return parse_iso(event.values[events.AWS_ENDED_AT])
-    return None
-
-
 def ended_at(execution: Execution) -> datetime:
-    """An ended execution's end for its duration: AWS's, else when kbsync saw it (a slow
-    poll's lateness would otherwise lengthen the next sync's expected duration)."""
-    return aws_ended_at(execution) or parse_iso(execution.finished_at)
+    """When an ended sync's job ended, for its duration: half-way between the last poll that
+    saw it running and the one that saw it end (kbsync sees the end only at its next poll, and
+    a slow poll's lateness must not lengthen the next sync's expected duration, which would push
+    the next sync's fast polls later and later).
+
+    The last running poll is kept on the ending event; an execution that ended before kbsync
+    kept it is bracketed by its log instead (the last status event that saw the job running).
+    """
+    finished = parse_iso(execution.finished_at)
+    seen_running = None
+    for event in reversed(execution.events):
+        if events.RUNNING_SEEN_AT in event.values:
+            seen_running = parse_iso(event.values[events.RUNNING_SEEN_AT])
+            break
+    if seen_running is None:
+        seen_running = max(
+            (
+                parse_iso(event.at)
+                for event in execution.events
+                if event.event == events.JOB_STARTED
+                or (
+                    event.event == events.STATUS
+                    and event.values.get("status") in AWS_RUNNING_STATUSES
+                )
+            ),
+            default=None,
+        )
+    if seen_running is None or seen_running > finished:
+        return finished
+    return seen_running + (finished - seen_running) / 2
 
 
 def completed_syncs(executions: Iterable[Execution], before: str | None = None):
@@ -307,17 +323,13 @@ class SyncProgress:
         *,
         poll_seconds: float = 4.0,
         clock: Callable[[], datetime] = utc_now,
-        monotonic: Callable[[], float] = time.monotonic,
     ):
         self._store = store
         self._clock = clock
-        self._monotonic = monotonic
         self._quiet_after = max(QUIET_MIN_SECONDS, QUIET_POLLS * poll_seconds)
         self._lock = threading.Lock()
         # execution id -> [baseline, floor]
         self._remembered: OrderedDict[str, list] = OrderedDict()
-        # target -> (read at, by the monotonic clock; seconds)
-        self._expected_seconds: dict[SyncTarget, tuple[float, float | None]] = {}
 
     def baseline(self, target: SyncTarget, before: str | None = None) -> Baseline:
         """The data source's complete syncs (kbsync's store), those started before `before`."""
@@ -353,16 +365,7 @@ class SyncProgress:
 
     def expected_seconds(self, target: SyncTarget) -> float | None:
         """How long a sync of `target` should take: the median of its recent complete syncs
-        (None before the first); a known answer is read at most once per EXPECTED_SECONDS_TTL
-        per target, an unknown one every time (the first complete sync must count for the very
-        next). For the adaptive poller, which polls faster as a sync nears its expected end."""
-        now = self._monotonic()
-        with self._lock:
-            kept = self._expected_seconds.get(target)
-        if kept is not None and now - kept[0] < EXPECTED_SECONDS_TTL:
-            return kept[1]
-        seconds = self.baseline(target).typical_seconds
-        if seconds is not None:
-            with self._lock:
-                self._expected_seconds[target] = (now, seconds)
-        return seconds
+        (None before the first). Read afresh each time (once per job, by the engine's poll
+        plan): a kept answer would miss the sync that just ended, and a sped-up sandbox's
+        syncs end faster than any sensible keeping time."""
+        return self.baseline(target).typical_seconds

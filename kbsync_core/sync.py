@@ -46,7 +46,7 @@ from kbsync_core.runs import RunClosedError, RunCoordinator, Worker
 from kbsync_core.s3_source import expected_documents
 from kbsync_core.store import SYNC_KIND, ExecutionStore, Lease, LeaseLostError, RunRecord
 from kbsync_core.store.runs import ACTIVE, INTERRUPTED, now_ms
-from kbsync_core.timefmt import iso_utc, parse_iso, utc_now
+from kbsync_core.timefmt import iso_utc, utc_now
 from kbsync_core.validation import SyncRequest
 
 logger = logging.getLogger(__name__)
@@ -73,17 +73,6 @@ def credential_source(credentials: AwsCredentials) -> str:
     if credentials.is_explicit:
         return CREDENTIALS_FROM_KEYS
     return CREDENTIALS_FROM_PROFILE if credentials.profile_name else CREDENTIALS_FROM_DEFAULT_CHAIN
-
-
-def _aws_ended(job: dict) -> dict[str, str]:
-    """An ending event's optional value: when AWS ended the job (its updatedAt, once it
-    ended), not when a poll saw it; durations are measured to it."""
-    updated_at = job.get("updatedAt")
-    if isinstance(updated_at, str):
-        updated_at = parse_iso(updated_at)
-    if not isinstance(updated_at, datetime):
-        return {}
-    return {events.AWS_ENDED_AT: iso_utc(updated_at)}
 
 
 class SyncEngine:
@@ -388,6 +377,8 @@ class SyncEngine:
         job_id = job["ingestionJobId"]
         last_seen = (job["status"], job.get("statistics"))
         stop_sent = False
+        # The job ends between the last poll that saw it running and the one that sees it end.
+        running_seen_at = utc_now()
         plan, elapsed = self._poll_plan(worker, job)
         self.coordinator.checkpoint(worker)  # a stop asked before this worker began counts
         while job["status"] in AWS_RUNNING_STATUSES:
@@ -404,11 +395,13 @@ class SyncEngine:
             if polled is None:
                 continue
             job = polled
+            if job["status"] in AWS_RUNNING_STATUSES:
+                running_seen_at = utc_now()
             seen = (job["status"], job.get("statistics"))
             if seen != last_seen and job["status"] in AWS_RUNNING_STATUSES:
                 last_seen = seen
                 self._record_progress(worker, job)
-        self._finish(worker.lease, job, status_line=True)
+        self._finish(worker.lease, job, status_line=True, running_seen_at=running_seen_at)
 
     def _poll_plan(self, worker: Worker, job: dict) -> tuple[PollPlan, Callable[[], float]]:
         """The job's poll plan, and a clock of the seconds since the job started (AWS's
@@ -460,7 +453,14 @@ class SyncEngine:
             return conflict
         return True
 
-    def _finish(self, lease: Lease, job: dict, *, status_line: bool = False) -> None:
+    def _finish(
+        self,
+        lease: Lease,
+        job: dict,
+        *,
+        status_line: bool = False,
+        running_seen_at: datetime | None = None,
+    ) -> None:
         """Record a job's final state, all in one write: a reader never sees a final status
         without its finishedAt, statistics and closing log lines."""
         status = map_aws_status(job["status"])
@@ -468,7 +468,7 @@ class SyncEngine:
         now = utc_now()
         ending = [log_event(events.STATUS, now, status=job["status"])] if status_line else []
         ending += [log_event(events.FAILURE_REASON, now, reason=reason) for reason in reasons]
-        aws_ended = _aws_ended(job)
+        bracket = {events.RUNNING_SEEN_AT: iso_utc(running_seen_at)} if running_seen_at else {}
         ending.append(
             log_event(
                 {
@@ -476,7 +476,7 @@ class SyncEngine:
                     ExecutionStatus.DETENIDO: events.STOPPED,
                 }.get(status, events.FAILED),
                 now,
-                **aws_ended,
+                **bracket,
             )
         )
         self.store.record(

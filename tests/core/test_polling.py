@@ -18,8 +18,8 @@ from kbsync_core.polling import (
     account_key,
     ended_after,
     fixed_poll_calls,
-    median_recent_duration,
 )
+from kbsync_core.progress import SyncProgress
 from kbsync_core.store import ExecutionStore, Lease
 from kbsync_core.sync import SyncEngine
 from kbsync_core.validation import SyncRequest
@@ -164,7 +164,7 @@ def test_an_engine_with_an_expectation_polls_less_and_still_sees_the_end(
     sandboxed.speed = 20  # a first sync: about 1.9 s; an unchanged one 0.85 s
     store = ExecutionStore(f"sqlite:///{tmp_path}/plan.sqlite3")
     settings = replace(fast_settings, poll_seconds=0.1)
-    engine = SyncEngine(settings, store, expected_seconds=median_recent_duration(store))
+    engine = SyncEngine(settings, store, expected_seconds=SyncProgress(store).expected_seconds)
     try:
         counts = []
         for _ in range(2):
