@@ -98,13 +98,13 @@ def read_generic_json(data: Any) -> ReadResult:
         problems.append(RecordProblem("data.records", "must be an array of records"))
     elif not records:
         problems.append(RecordProblem("data.records", "is empty: there is nothing to ingest"))
-    read: list[tuple[str, Document]] = []
+    documents: list[Document] = []
+    first_paths: dict[str, str] = {}
     for index, record in enumerate(records if isinstance(records, list) else ()):
         path = f"data.records[{index}]"
         document = _generic_record(record, path, problems)
-        if document is not None:
-            read.append((f"{path}.id", document))
-    return _without_collisions(read, problems), problems
+        _collect(document, f"{path}.id", documents, first_paths, problems)
+    return documents, problems
 
 
 def _generic_record(record: Any, path: str, problems: list[RecordProblem]) -> Document | None:
@@ -150,7 +150,8 @@ def read_content_hub(data: Any) -> ReadResult:
     if not isinstance(data, list):
         return [], [RecordProblem("data", 'must be an array: [[item, ...], {"timeTaken"}]')]
     problems: list[RecordProblem] = []
-    read: list[tuple[str, Document]] = []
+    documents: list[Document] = []
+    first_paths: dict[str, str] = {}
     for page_index, page in enumerate(data):
         if isinstance(page, Mapping):
             continue
@@ -160,11 +161,11 @@ def read_content_hub(data: Any) -> ReadResult:
         for index, item in enumerate(page):
             path = f"data[{page_index}][{index}]"
             document = _content_hub_item(item, path, problems)
-            if document is not None:
-                read.append((f"{path}.content.documentIdentifier", document))
-    if not read and not problems:
+            id_path = f"{path}.content.documentIdentifier"
+            _collect(document, id_path, documents, first_paths, problems)
+    if not documents and not problems:
         problems.append(RecordProblem("data", "has no items: there is nothing to ingest"))
-    return _without_collisions(read, problems), problems
+    return documents, problems
 
 
 @dataclass(frozen=True)
@@ -336,18 +337,22 @@ def _document(
     )
 
 
-def _without_collisions(
-    read: list[tuple[str, Document]], problems: list[RecordProblem]
-) -> list[Document]:
-    """The documents, each id once; a repeated id is a problem at its second path: which of two
-    records with one id should Bedrock keep is no question kbsync can answer."""
-    first_path: dict[str, str] = {}
-    for id_path, document in read:
-        if document.id in first_path:
-            problems.append(RecordProblem(id_path, f"repeats the id of {first_path[document.id]}"))
-        else:
-            first_path[document.id] = id_path
-    return [document for _, document in read]
+def _collect(
+    document: Document | None,
+    id_path: str,
+    documents: list[Document],
+    first_paths: dict[str, str],
+    problems: list[RecordProblem],
+) -> None:
+    """Adds a document read; an id read before is a problem at its repeat: which of two records
+    with one id Bedrock should keep is no question kbsync can answer."""
+    if document is None:
+        return
+    if document.id in first_paths:
+        problems.append(RecordProblem(id_path, f"repeats the id of {first_paths[document.id]}"))
+    else:
+        first_paths[document.id] = id_path
+    documents.append(document)
 
 
 def _identifier(value: Any, where: str, problems: list[RecordProblem]) -> str:
