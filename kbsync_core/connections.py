@@ -73,6 +73,8 @@ SECRET_REFUSED = (
 SANDBOX_CONNECTIONS = (
     ("sandbox", "Sandbox handbook", "SANDBOXDS1"),
     ("sandbox-failing", "Sandbox support archive (its syncs fail)", "SANDBOXDS2"),
+    # A CUSTOM data source: records go in by IngestKnowledgeBaseDocuments, never by a sync.
+    ("sandbox-custom", "Sandbox custom documents (direct ingestion)", "SANDBOXDS3"),
 )
 
 

@@ -1,5 +1,6 @@
 """A simulated AWS, in-process, that real boto3 clients talk to: S3 from moto, and the
-bedrock-agent knowledge base / data source / ingestion job operations simulated here.
+bedrock-agent knowledge base / data source / ingestion job operations simulated here, and the
+document operations (IngestKnowledgeBaseDocuments...) of direct ingestion into a data source.
 
     with sandbox(speed=50) as sb:
         client = boto3.client("bedrock-agent", region_name=SANDBOX_REGION)
@@ -12,6 +13,7 @@ Create clients inside the sandbox: clients created before it started talk to rea
 
 from .constants import (
     DENIED_ACCESS_KEY_PREFIX,
+    SANDBOX_CUSTOM_DATA_SOURCE_ID,
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_FAILING_DATA_SOURCE_ID,
     SANDBOX_KNOWLEDGE_BASE_ID,
@@ -21,6 +23,7 @@ from .environment import Sandbox, sandbox
 
 __all__ = [
     "DENIED_ACCESS_KEY_PREFIX",
+    "SANDBOX_CUSTOM_DATA_SOURCE_ID",
     "SANDBOX_DATA_SOURCE_ID",
     "SANDBOX_FAILING_DATA_SOURCE_ID",
     "SANDBOX_KNOWLEDGE_BASE_ID",

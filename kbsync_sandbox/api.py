@@ -8,8 +8,11 @@ import base64
 import re
 from collections.abc import Callable
 
+from . import documents
 from .errors import ServiceError, validation_error
+from .model import operation_model
 from .state import BedrockAgentSimulation
+from .validation import check_input
 
 ID_PATTERN = "[0-9a-zA-Z]{10}"
 CLIENT_TOKEN_PATTERN = "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,256}"  # noqa: S105 - a regex
@@ -164,6 +167,63 @@ def _status_filter(filters: list[dict] | None) -> set[str] | None:
     return set(only.get("values", []))
 
 
+# Documents ingested directly (documents.py): each input checked whole against the model.
+
+
+def check_request_size(operation: str, body_bytes: int) -> None:
+    """IngestKnowledgeBaseDocuments' quota on the request's total payload (read at call time,
+    so a test can lower documents.MAX_REQUEST_BYTES)."""
+    limit = documents.MAX_REQUEST_BYTES
+    if operation == "IngestKnowledgeBaseDocuments" and body_bytes > limit:
+        raise validation_error(
+            f"The request is {body_bytes} bytes, over the {limit}-byte quota for the total "
+            "payload of an IngestKnowledgeBaseDocuments request. Send fewer or smaller "
+            "documents per request."
+        )
+
+
+def _document_request(simulation: BedrockAgentSimulation, operation: str, params: dict):
+    simulation.documents.admit(operation)  # a throttled request is not even looked at
+    check_input(operation_model(operation).input_shape, params)
+    return params["knowledgeBaseId"], params["dataSourceId"]
+
+
+def ingest_knowledge_base_documents(
+    simulation: BedrockAgentSimulation, region: str, params: dict
+) -> dict:
+    ids = _document_request(simulation, "IngestKnowledgeBaseDocuments", params)
+    details = simulation.ingest_documents(
+        region, *ids, params["documents"], params.get("clientToken")
+    )
+    return {"documentDetails": details}
+
+
+def get_knowledge_base_documents(
+    simulation: BedrockAgentSimulation, region: str, params: dict
+) -> dict:
+    ids = _document_request(simulation, "GetKnowledgeBaseDocuments", params)
+    return {
+        "documentDetails": simulation.document_details(region, *ids, params["documentIdentifiers"])
+    }
+
+
+def delete_knowledge_base_documents(
+    simulation: BedrockAgentSimulation, region: str, params: dict
+) -> dict:
+    ids = _document_request(simulation, "DeleteKnowledgeBaseDocuments", params)
+    details = simulation.delete_documents(
+        region, *ids, params["documentIdentifiers"], params.get("clientToken")
+    )
+    return {"documentDetails": details}
+
+
+def list_knowledge_base_documents(
+    simulation: BedrockAgentSimulation, region: str, params: dict
+) -> dict:
+    ids = _document_request(simulation, "ListKnowledgeBaseDocuments", params)
+    return _page(simulation.listed_documents(region, *ids), params, "documentDetails")
+
+
 OPERATIONS: dict[str, Callable[[BedrockAgentSimulation, str, dict], dict]] = {
     "ListKnowledgeBases": list_knowledge_bases,
     "GetKnowledgeBase": get_knowledge_base,
@@ -173,4 +233,8 @@ OPERATIONS: dict[str, Callable[[BedrockAgentSimulation, str, dict], dict]] = {
     "GetIngestionJob": get_ingestion_job,
     "ListIngestionJobs": list_ingestion_jobs,
     "StopIngestionJob": stop_ingestion_job,
+    "IngestKnowledgeBaseDocuments": ingest_knowledge_base_documents,
+    "GetKnowledgeBaseDocuments": get_knowledge_base_documents,
+    "DeleteKnowledgeBaseDocuments": delete_knowledge_base_documents,
+    "ListKnowledgeBaseDocuments": list_knowledge_base_documents,
 }

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -23,7 +23,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ConnectionClosedError
 from botocore.model import OperationModel
 
-from .api import OPERATIONS
+from .api import OPERATIONS, check_request_size
 from .constants import DENIED_ACCESS_KEY_PREFIX, SANDBOX_ACCOUNT_ID
 from .errors import ServiceError, validation_error
 from .faults import FaultInjector
@@ -71,6 +71,8 @@ class BedrockAgentHook:
         self._calls_lock = threading.Lock()
         # The newest calls only: a sandbox serving `make run` for days must not grow forever.
         self._calls: deque[CallRecord] = deque(maxlen=CALLS_KEPT)
+        # Every call counted, beyond the newest kept: "no record sent twice" over a long run.
+        self._counts: Counter[str] = Counter()
         self.stopped = False
 
     @property
@@ -83,9 +85,15 @@ class BedrockAgentHook:
         with self._calls_lock:
             return list(self._calls)
 
+    @property
+    def call_counts(self) -> dict[str, int]:
+        with self._calls_lock:
+            return dict(self._counts)
+
     def clear_calls(self) -> None:
         with self._calls_lock:
             self._calls.clear()
+            self._counts.clear()
 
     def __call__(
         self, event_name: str, request: AWSPreparedRequest, **kwargs
@@ -111,6 +119,7 @@ class BedrockAgentHook:
         )
         with self._calls_lock:
             self._calls.append(call)
+            self._counts[operation] += 1
 
         fault = self._faults.take(operation)
         if fault is None:
@@ -142,6 +151,8 @@ class BedrockAgentHook:
             handler = OPERATIONS.get(operation)
             if handler is None:
                 raise validation_error(f"The kbsync sandbox does not simulate {operation}.")
+            body = request.body or b""
+            check_request_size(operation, len(body.encode() if isinstance(body, str) else body))
             body = handler(self._simulation, region, params)
         except ServiceError as error:
             return _error_response(request, error.code, error_status(error.code), error.message)

@@ -21,6 +21,7 @@ from moto.s3.models import s3_backends
 from .botocore_hook import EVENT_NAME, BedrockAgentHook, CallRecord
 from .clock import SimulatedClock, check_speed
 from .constants import (
+    SANDBOX_CUSTOM_DATA_SOURCE_ID,
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_FAILING_DATA_SOURCE_ID,
     SANDBOX_REGION,
@@ -122,6 +123,14 @@ class Sandbox:
             support_archive_documents(),
             SAMPLE_RESOURCES_CREATED_AT,
         )
+        self._simulation.add_data_source(
+            SANDBOX_CUSTOM_DATA_SOURCE_ID,
+            "custom-documents",
+            "Documents sent straight to the knowledge base (IngestKnowledgeBaseDocuments).",
+            None,
+            SAMPLE_RESOURCES_CREATED_AT,
+            source_type="CUSTOM",
+        )
         self._hook = BedrockAgentHook(self._simulation, self._faults)
         # REGISTER_FIRST and a more specific event than moto's "before-send": either alone
         # puts this handler ahead of moto's in every session created from now on.
@@ -167,8 +176,14 @@ class Sandbox:
         sent it: its User-Agent and the access key id it was signed with (never a secret)."""
         return self._hook.call_log if self._hook is not None else []
 
+    @property
+    def call_counts(self) -> dict[str, int]:
+        """How many bedrock-agent requests of each operation were received (all of them, not
+        only the newest 10,000 that `call_log` keeps), errors and faults included."""
+        return self._hook.call_counts if self._hook is not None else {}
+
     def clear_calls(self) -> None:
-        """Empty `calls` and `call_log`."""
+        """Empty `calls`, `call_log` and `call_counts`."""
         if self._hook is not None:
             self._hook.clear_calls()
 
@@ -220,8 +235,18 @@ class Sandbox:
         self._faults.clear()
 
     def finish_running_jobs(self) -> None:
-        """Bring every running ingestion job to its end state now."""
+        """Bring every running ingestion job, and every document being ingested or deleted,
+        to its end state now."""
         self._running_simulation().finish_running_jobs()
+
+    def documents(self, data_source_id: str = SANDBOX_CUSTOM_DATA_SOURCE_ID) -> list[dict]:
+        """What was ingested into a data source with IngestKnowledgeBaseDocuments, in the
+        order the documents were first ingested, deleted ones included (status NOT_FOUND).
+        Each is a dict: dataSourceType, id (custom id or S3 URI), status, statusReason,
+        content (text, or None), byteContent (base64 of inline bytes, or None), mimeType,
+        attributes (key -> value) and ingestions (how many times it was ingested).
+        Raises ValueError for an unknown data source."""
+        return self._running_simulation().stored_documents(data_source_id)
 
     def add_data_source(self, data_source_id: str, documents: dict[str, bytes]) -> str:
         """Add an S3 data source to SANDBOXKB1 with a new bucket holding `documents`

@@ -40,7 +40,19 @@ with {"message": <what is wrong>}.
                            "accessKeyId": <of the SigV4 signature>, "at": <unix time>}]}
         the newest 10,000 bedrock-agent requests, oldest first, faults and errors included;
         never a secret key, session token or signature
-    DELETE /_kbsync_sandbox/calls     -> 200 {"calls": []}
+    GET    /_kbsync_sandbox/call-counts
+        -> 200 {"counts": {"IngestKnowledgeBaseDocuments": 50, ...}}
+        every bedrock-agent request received per operation (not only the newest 10,000)
+    DELETE /_kbsync_sandbox/calls     -> 200 {"calls": []}, the counts emptied too
+
+    GET    /_kbsync_sandbox/documents[?dataSourceId=SANDBOXDS3]
+        -> 200 {"documents": [{"dataSourceType": "CUSTOM", "id": ..., "status": "INDEXED",
+                               "statusReason": null, "content": <text>, "byteContent": null,
+                               "mimeType": "text/plain", "attributes": {...},
+                               "ingestions": 1}]}
+        what IngestKnowledgeBaseDocuments put into the data source (SANDBOXDS3 by default),
+        in first-ingestion order, deleted ones included (status NOT_FOUND); the finish-running-
+        jobs control also brings these documents to their end state
 
 A closed connection is really closed: no response is written and the socket is shut down, so
 a botocore client raises ConnectionClosedError (or ReadTimeoutError if its read timeout ends
@@ -69,6 +81,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
 from .botocore_hook import _path_pattern
+from .constants import SANDBOX_CUSTOM_DATA_SOURCE_ID
 from .environment import Sandbox
 from .faults import is_finite_number
 from .model import SERVICE_MODEL
@@ -276,6 +289,16 @@ class SandboxHttpHandler(BaseHTTPRequestHandler):
         if request == ("DELETE", "calls"):
             sandbox.clear_calls()
             return HTTPStatus.OK, {"calls": []}
+        if request == ("GET", "call-counts"):
+            _only_parameters(query, set())
+            return HTTPStatus.OK, {"counts": sandbox.call_counts}
+        if request == ("GET", "documents"):
+            parameters = _only_parameters(query, {"dataSourceId"})
+            data_source_id = parameters.get("dataSourceId", SANDBOX_CUSTOM_DATA_SOURCE_ID)
+            try:
+                return HTTPStatus.OK, {"documents": sandbox.documents(data_source_id)}
+            except ValueError as error:
+                raise BadControlRequest(str(error)) from None
         return HTTPStatus.NOT_FOUND, None
 
     def _close_without_answer(self) -> None:
@@ -311,6 +334,20 @@ def _sts_action(method: str, headers, body: bytes) -> str | None:
         return None
     actions = parse_qs(body.decode("utf-8", "replace")).get("Action") or [""]
     return actions[0] or None
+
+
+def _only_parameters(query: str, allowed: set[str]) -> dict[str, str]:
+    """The query's parameters, each given once; BadControlRequest for any other."""
+    parameters = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(parameters) - allowed)
+    if unknown:
+        raise BadControlRequest(
+            f"Unknown query parameter(s) {', '.join(unknown)}; "
+            f"only {', '.join(sorted(allowed)) or 'none'}."
+        )
+    if any(len(values) != 1 for values in parameters.values()):
+        raise BadControlRequest("Give each query parameter once.")
+    return {name: values[0] for name, values in parameters.items()}
 
 
 def _operation_filter(query: str) -> str | None:

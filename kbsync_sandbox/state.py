@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 from .clock import SimulatedClock
 from .constants import SANDBOX_ACCOUNT_ID, SANDBOX_KNOWLEDGE_BASE_ID, SANDBOX_REGION
-from .errors import ServiceError, conflict, not_found
+from .documents import DirectIngestion
+from .errors import ServiceError, conflict, not_found, validation_error
 from .scan import BucketScan, ScannedDocument, scan_bucket, sync_statistics
 
 # Simulated seconds (divided by the speed in real time). About 37 s for the first sync of
@@ -44,8 +45,9 @@ class DataSource:
     data_source_id: str
     name: str
     description: str
-    bucket: str
+    bucket: str | None  # None for a CUSTOM data source: its documents come only by API
     created_at: datetime
+    source_type: str = "S3"  # dataSourceConfiguration.type: "S3" or "CUSTOM"
 
 
 @dataclass
@@ -101,6 +103,7 @@ class BedrockAgentSimulation:
         self._s3 = s3
         self._data_sources: dict[str, DataSource] = {}
         self._jobs: list[IngestionJob] = []
+        self.documents = DirectIngestion(clock, s3)
 
     @property
     def speed(self) -> float:
@@ -112,13 +115,21 @@ class BedrockAgentSimulation:
             self._clock.speed = speed
 
     def add_data_source(
-        self, data_source_id: str, name: str, description: str, bucket: str, created_at: datetime
+        self,
+        data_source_id: str,
+        name: str,
+        description: str,
+        bucket: str | None,
+        created_at: datetime,
+        source_type: str = "S3",
     ) -> None:
+        if (bucket is None) != (source_type == "CUSTOM"):
+            raise ValueError("An S3 data source reads a bucket; a CUSTOM one has none")
         with self._lock:
             if data_source_id in self._data_sources:
                 raise ValueError(f"Data source {data_source_id} already exists")
             self._data_sources[data_source_id] = DataSource(
-                data_source_id, name, description, bucket, created_at
+                data_source_id, name, description, bucket, created_at, source_type
             )
 
     # Knowledge bases and data sources
@@ -152,19 +163,21 @@ class BedrockAgentSimulation:
 
     def data_source(self, region: str, knowledge_base_id: str, data_source_id: str) -> dict:
         source = self._find_data_source(region, knowledge_base_id, data_source_id)
+        # A CUSTOM data source has no configuration beyond its type (botocore's model has no
+        # member for one).
+        configuration: dict = {"type": source.source_type}
+        if source.bucket is not None:
+            configuration["s3Configuration"] = {
+                "bucketArn": f"arn:aws:s3:::{source.bucket}",
+                "bucketOwnerAccountId": SANDBOX_ACCOUNT_ID,
+            }
         return {
             "knowledgeBaseId": SANDBOX_KNOWLEDGE_BASE_ID,
             "dataSourceId": source.data_source_id,
             "name": source.name,
             "status": "AVAILABLE",
             "description": source.description,
-            "dataSourceConfiguration": {
-                "type": "S3",
-                "s3Configuration": {
-                    "bucketArn": f"arn:aws:s3:::{source.bucket}",
-                    "bucketOwnerAccountId": SANDBOX_ACCOUNT_ID,
-                },
-            },
+            "dataSourceConfiguration": configuration,
             "vectorIngestionConfiguration": {
                 "chunkingConfiguration": {
                     "chunkingStrategy": "FIXED_SIZE",
@@ -187,6 +200,12 @@ class BedrockAgentSimulation:
         description: str | None,
     ) -> dict:
         source = self._find_data_source(region, knowledge_base_id, data_source_id)
+        if source.bucket is None:
+            # Nothing to scan: a CUSTOM data source's documents arrive by direct ingestion.
+            raise validation_error(
+                f"Data source {data_source_id} is a CUSTOM data source: it has nothing to sync. "
+                "Add its documents with IngestKnowledgeBaseDocuments."
+            )
         with self._lock:
             now = self._clock.now()
             jobs = [job for job in self._jobs if job.data_source_id == data_source_id]
@@ -257,10 +276,56 @@ class BedrockAgentSimulation:
             return self._describe(job, now)
 
     def finish_running_jobs(self) -> None:
+        """Bring every ingestion job, and every ingested or deleted document, to its end."""
         with self._lock:
             now = self._clock.now()
             for job in self._jobs:
                 job.finish(now)
+        self.documents.finish()
+
+    # Documents ingested directly (the details are documents.py's)
+
+    def ingest_documents(
+        self,
+        region: str,
+        knowledge_base_id: str,
+        data_source_id: str,
+        documents: list[dict],
+        client_token: str | None,
+    ) -> list[dict]:
+        source = self._find_data_source(region, knowledge_base_id, data_source_id)
+        return self.documents.ingest(data_source_id, source.source_type, documents, client_token)
+
+    def document_details(
+        self, region: str, knowledge_base_id: str, data_source_id: str, identifiers: list[dict]
+    ) -> list[dict]:
+        source = self._find_data_source(region, knowledge_base_id, data_source_id)
+        return self.documents.details(data_source_id, source.source_type, identifiers)
+
+    def delete_documents(
+        self,
+        region: str,
+        knowledge_base_id: str,
+        data_source_id: str,
+        identifiers: list[dict],
+        client_token: str | None,
+    ) -> list[dict]:
+        source = self._find_data_source(region, knowledge_base_id, data_source_id)
+        return self.documents.delete(data_source_id, source.source_type, identifiers, client_token)
+
+    def listed_documents(
+        self, region: str, knowledge_base_id: str, data_source_id: str
+    ) -> list[dict]:
+        self._find_data_source(region, knowledge_base_id, data_source_id)
+        return self.documents.listed(data_source_id)
+
+    def stored_documents(self, data_source_id: str) -> list[dict]:
+        """What was ingested into the data source (content, attributes, status), for tests."""
+        with self._lock:
+            known = data_source_id in self._data_sources
+        if not known:
+            raise ValueError(f"No data source {data_source_id} in the sandbox")
+        return self.documents.stored(data_source_id)
 
     # Internals (callers hold no lock unless noted)
 

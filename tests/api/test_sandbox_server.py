@@ -14,6 +14,7 @@ from botocore.config import Config
 
 from kbsync_sandbox import (
     DENIED_ACCESS_KEY_PREFIX,
+    SANDBOX_CUSTOM_DATA_SOURCE_ID,
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_FAILING_DATA_SOURCE_ID,
     SANDBOX_KNOWLEDGE_BASE_ID,
@@ -69,7 +70,7 @@ def test_a_boto3_client_runs_a_job_to_its_end(agent, sandbox_control):
     )
     sources = agent.list_data_sources(knowledgeBaseId=SANDBOX_KNOWLEDGE_BASE_ID)
     assert {source["dataSourceId"] for source in sources["dataSourceSummaries"]} == {
-        SANDBOX_DATA_SOURCE_ID, SANDBOX_FAILING_DATA_SOURCE_ID,
+        SANDBOX_DATA_SOURCE_ID, SANDBOX_FAILING_DATA_SOURCE_ID, SANDBOX_CUSTOM_DATA_SOURCE_ID,
     }
 
     job = agent.start_ingestion_job(**IDS, clientToken="kbsync-http-test-0000000000000000001")

@@ -193,7 +193,9 @@ def test_the_sandbox_connections_are_valid(connections):
     for payload in sandbox_connection_bodies():
         assert connections.ensure(payload) is True
         assert connections.ensure(payload) is False
-    assert [c.target.data_source_id for c in connections.list()] == ["SANDBOXDS1", "SANDBOXDS2"]
+    assert [c.target.data_source_id for c in connections.list()] == [
+        "SANDBOXDS1", "SANDBOXDS3", "SANDBOXDS2",
+    ]
 
 
 def test_a_run_from_a_connection_is_taken_over_with_its_credentials(

@@ -36,6 +36,7 @@ def test_the_sample_knowledge_base_and_data_sources(agent):
     assert [s["dataSourceId"] for s in sources["dataSourceSummaries"]] == [
         "SANDBOXDS1",
         "SANDBOXDS2",
+        "SANDBOXDS3",
     ]
 
 
@@ -209,7 +210,7 @@ def test_each_entry_starts_from_the_same_fresh_state():
         s3 = make_client("s3")
         assert agent.list_ingestion_jobs(**DS)["ingestionJobSummaries"] == []
         summaries = agent.list_data_sources(knowledgeBaseId=SANDBOX_KNOWLEDGE_BASE_ID)
-        assert len(summaries["dataSourceSummaries"]) == 2
+        assert len(summaries["dataSourceSummaries"]) == 3
         assert "left-behind" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         assert second.calls == [
             ("ListIngestionJobs", DS),

@@ -7,6 +7,7 @@ from tests.ui.conftest import APP
 from tests.ui.helpers import texts
 
 PAGE = "app_pages/connections.py"
+SANDBOX_IDS = ["sandbox", "sandbox-custom", "sandbox-failing"]  # the connections kbsync starts with
 
 
 def open_page(kbsync) -> AppTest:
@@ -33,12 +34,12 @@ def fill(at: AppTest, prefix: str, **fields) -> None:
 def test_the_sandbox_connections_are_listed(kbsync):
     at = open_page(kbsync)
     assert at.title[0].value == "Connections"
-    assert listed_ids(at) == ["sandbox", "sandbox-failing"]
+    assert listed_ids(at) == SANDBOX_IDS
     table = at.dataframe[0].value
     assert list(table.columns) == [
         "ID", "Name", "Region", "Knowledge base", "Data source", "Credentials",
     ]
-    assert list(table["Credentials"]) == ["default", "default"]
+    assert list(table["Credentials"]) == ["default", "default", "default"]
 
 
 def test_testing_sandbox_shows_its_names_and_s3(kbsync):
@@ -63,7 +64,7 @@ def test_an_admin_adds_edits_and_deletes_a_connection(kbsync):
     button(at, form_key("add", "save")).click().run()
     assert not at.exception, at.exception
     assert "Saved the connection orders-kb." in texts(at) + str([s.value for s in at.success])
-    assert listed_ids(at) == ["orders-kb", "sandbox", "sandbox-failing"]
+    assert listed_ids(at) == ["orders-kb", *SANDBOX_IDS]
     # The add form is empty again, for the next one.
     assert at.text_input(key=form_key("add", "id")).value == ""
     assert at.selectbox(key=form_key("add", "type")).value == "default"
@@ -82,8 +83,8 @@ def test_an_admin_adds_edits_and_deletes_a_connection(kbsync):
     button(at, "connections_delete").click().run()
     button(at, "connections_delete_yes").click().run()
     assert not at.exception, at.exception
-    assert [c.id for c in kbsync.connections.list()] == ["sandbox", "sandbox-failing"]
-    assert listed_ids(at) == ["sandbox", "sandbox-failing"]
+    assert [c.id for c in kbsync.connections.list()] == SANDBOX_IDS
+    assert listed_ids(at) == SANDBOX_IDS
 
 
 def test_a_bad_region_gets_the_cores_message_next_to_the_form(kbsync):
@@ -93,7 +94,7 @@ def test_a_bad_region_gets_the_cores_message_next_to_the_form(kbsync):
     button(at, form_key("add", "save")).click().run()
     errors = [str(error.value) for error in at.error]
     assert any("must be an AWS region name such as us-east-1" in error for error in errors)
-    assert [c.id for c in kbsync.connections.list()] == ["sandbox", "sandbox-failing"]
+    assert [c.id for c in kbsync.connections.list()] == SANDBOX_IDS
 
 
 def test_a_role_asks_for_its_arn_and_no_secret(kbsync):
