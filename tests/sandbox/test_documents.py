@@ -19,6 +19,7 @@ from kbsync_sandbox import (
     SANDBOX_REGION,
     documents,
 )
+from kbsync_sandbox.server import operation_for
 from tests.api.client import JsonClient
 from tests.support.servers import start_sandbox_server
 
@@ -79,6 +80,20 @@ def error_of(call, **params) -> tuple[str, str]:
         call(**params)
     error = raised.value.response["Error"]
     return error["Code"], error["Message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "operation"),
+    [
+        ("PUT", "", "IngestKnowledgeBaseDocuments"),
+        ("POST", "", "ListKnowledgeBaseDocuments"),
+        ("POST", "/getDocuments", "GetKnowledgeBaseDocuments"),
+        ("POST", "/deleteDocuments", "DeleteKnowledgeBaseDocuments"),
+    ],
+)
+def test_the_server_routes_the_document_operations(method, suffix, operation):
+    path = f"/knowledgebases/SANDBOXKB1/datasources/SANDBOXDS3/documents{suffix}"
+    assert operation_for(method, path) == operation
 
 
 def test_the_custom_data_source_has_no_bucket_and_nothing_to_sync(agent):

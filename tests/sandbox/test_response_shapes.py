@@ -13,6 +13,7 @@ from botocore.model import ServiceModel
 
 from kbsync_sandbox import (
     DENIED_ACCESS_KEY_PREFIX,
+    SANDBOX_CUSTOM_DATA_SOURCE_ID,
     SANDBOX_DATA_SOURCE_ID,
     SANDBOX_FAILING_DATA_SOURCE_ID,
     SANDBOX_KNOWLEDGE_BASE_ID,
@@ -25,6 +26,19 @@ ISO_8601 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"
 KB = {"knowledgeBaseId": SANDBOX_KNOWLEDGE_BASE_ID}
 DS1 = {**KB, "dataSourceId": SANDBOX_DATA_SOURCE_ID}
 DS2 = {**KB, "dataSourceId": SANDBOX_FAILING_DATA_SOURCE_ID}
+DS3 = {**KB, "dataSourceId": SANDBOX_CUSTOM_DATA_SOURCE_ID}
+NO_DS = {**KB, "dataSourceId": "NOSUCHDS00"}
+DOCUMENT = {
+    "content": {
+        "dataSourceType": "CUSTOM",
+        "custom": {
+            "customDocumentIdentifier": {"id": "tour"},
+            "sourceType": "IN_LINE",
+            "inlineContent": {"type": "TEXT", "textContent": {"data": "# Tour"}},
+        },
+    }
+}
+DOCUMENT_ID = {"dataSourceType": "CUSTOM", "custom": {"id": "tour"}}
 # One valid request per served operation, used for the errors every operation can answer.
 VALID_REQUESTS = {
     "list_knowledge_bases": {},
@@ -35,6 +49,10 @@ VALID_REQUESTS = {
     "get_ingestion_job": {**DS1, "ingestionJobId": "NOSUCHJOB0"},
     "list_ingestion_jobs": DS1,
     "stop_ingestion_job": {**DS1, "ingestionJobId": "NOSUCHJOB0"},
+    "ingest_knowledge_base_documents": {**DS3, "documents": [DOCUMENT]},
+    "get_knowledge_base_documents": {**DS3, "documentIdentifiers": [DOCUMENT_ID]},
+    "list_knowledge_base_documents": DS3,
+    "delete_knowledge_base_documents": {**DS3, "documentIdentifiers": [DOCUMENT_ID]},
 }
 NOT_FOUND_REQUESTS = {
     "get_knowledge_base": {"knowledgeBaseId": "NOSUCHKB00"},
@@ -44,6 +62,10 @@ NOT_FOUND_REQUESTS = {
     "get_ingestion_job": {**DS1, "ingestionJobId": "NOSUCHJOB0"},
     "list_ingestion_jobs": {**KB, "dataSourceId": "NOSUCHDS00"},
     "stop_ingestion_job": {**DS1, "ingestionJobId": "NOSUCHJOB0"},
+    "ingest_knowledge_base_documents": {**NO_DS, "documents": [DOCUMENT]},
+    "get_knowledge_base_documents": {**NO_DS, "documentIdentifiers": [DOCUMENT_ID]},
+    "list_knowledge_base_documents": NO_DS,
+    "delete_knowledge_base_documents": {**NO_DS, "documentIdentifiers": [DOCUMENT_ID]},
 }
 INVALID_REQUESTS = {
     "list_knowledge_bases": {"maxResults": 5000},
@@ -54,6 +76,13 @@ INVALID_REQUESTS = {
     "get_ingestion_job": {**DS1, "ingestionJobId": "bad"},
     "list_ingestion_jobs": {**DS1, "sortBy": {"attribute": "NAME", "order": "ASCENDING"}},
     "stop_ingestion_job": {**DS1, "ingestionJobId": "bad"},
+    "ingest_knowledge_base_documents": {**DS3, "documents": [DOCUMENT] * 11},
+    "get_knowledge_base_documents": {
+        **DS3,
+        "documentIdentifiers": [{"dataSourceType": "S3", "s3": {"uri": "s3://b/k"}}],
+    },
+    "list_knowledge_base_documents": {**DS3, "maxResults": 5000},
+    "delete_knowledge_base_documents": {**DS3, "documentIdentifiers": [DOCUMENT_ID] * 11},
 }
 ANY_OPERATION_ERRORS = ("AccessDeniedException", "ThrottlingException", "InternalServerException")
 EXPECTED_OUTCOMES = (
@@ -216,6 +245,9 @@ def tour(sb, recorder):
     call(agent, "list_data_sources", **KB, maxResults=1)
     call(agent, "get_data_source", **DS1)
     call(agent, "get_data_source", **DS2)
+    for name in VALID_REQUESTS:
+        if name.endswith("_knowledge_base_documents"):
+            call(agent, name, **VALID_REQUESTS[name])
 
     sb.speed = 1
     job = call(agent, "start_ingestion_job", **DS1, description="tour")["ingestionJob"]
