@@ -56,6 +56,10 @@ class Settings:
     # Tests only: how much faster than real time the scheduler's clock runs (20: a minute's
     # cron fires every 3 s), so replicas can be checked over many slots in seconds.
     scheduler_clock_speed: float = 1.0
+    # Calls per second per account to Bedrock's document operations (Ingest, Get and Delete
+    # KnowledgeBaseDocuments) that kbsync's replicas share: Bedrock's quota is 5. Raised only
+    # against a sped-up sandbox, whose quota is 5 per simulated second.
+    ingest_rate: float = 5.0
 
     @property
     def uses_sandbox(self) -> bool:
@@ -164,6 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allowed_hosts=_host_patterns(environ, "KBSYNC_ALLOWED_HOSTS"),
         scheduler_tick_seconds=_number(environ, "KBSYNC_SCHEDULER_TICK_SECONDS", 1.0, minimum=0.05),
         scheduler_clock_speed=_number(environ, "KBSYNC_SCHEDULER_CLOCK_SPEED", 1.0, minimum=1),
+        ingest_rate=_number(environ, "KBSYNC_INGEST_RATE", 5.0, minimum=0.1),
         roles=RoleLists(
             viewers=_role_list(environ, "KBSYNC_VIEWERS"),
             operators=_role_list(environ, "KBSYNC_OPERATORS"),

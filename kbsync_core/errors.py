@@ -122,6 +122,32 @@ class SecretKeyMissingError(KbsyncError):
     message says how to make one."""
 
 
+class IngestionJobNotFoundError(KbsyncError, LookupError):
+    """No ingestion job has that id."""
+
+
+class IngestionJobFinishedError(KbsyncError):
+    """The ingestion job already ended (completed, failed or cancelled): nothing to cancel."""
+
+    def __init__(self, job_id: str, status: str):
+        super().__init__(f"Job {job_id} is already {status}")
+        self.status = status
+
+
+class IngestionTargetNotFoundError(KbsyncError, LookupError):
+    """`knowledgeBaseId` names neither a connection nor a knowledge base the server can see."""
+
+
+class IngestionInvalidError(KbsyncError, ValueError):
+    """An ingestion job kbsync will not create: the message says why; `problems` (RecordProblem
+    items: path and message) name each part of the payload at fault, for seed 002's errors[]."""
+
+    def __init__(self, message: str, problems: list | tuple = ()):
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems)
+
+
 __all__ = [
     "AwsRequestError",
     "ConnectionExistsError",
@@ -132,6 +158,10 @@ __all__ = [
     "DatabaseError",
     "ExecutionFinishedError",
     "ExecutionNotFoundError",
+    "IngestionInvalidError",
+    "IngestionJobFinishedError",
+    "IngestionJobNotFoundError",
+    "IngestionTargetNotFoundError",
     "KbsyncError",
     "LeaseLostError",
     "NotMonitoredError",

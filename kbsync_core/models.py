@@ -22,7 +22,11 @@ TRIGGER_CONSOLE = "console"
 TRIGGER_API = "api"
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_AWS = "aws"
-TRIGGERS = frozenset({TRIGGER_CONSOLE, TRIGGER_API, TRIGGER_SCHEDULE, TRIGGER_AWS})
+# An ingestion job into an S3 data source: its records written to the bucket, then one sync.
+TRIGGER_INGESTION = "ingestion"
+TRIGGERS = frozenset(
+    {TRIGGER_CONSOLE, TRIGGER_API, TRIGGER_SCHEDULE, TRIGGER_AWS, TRIGGER_INGESTION}
+)
 
 
 class ExecutionStatus(StrEnum):

@@ -14,6 +14,7 @@ from kbsync_core.aws import AwsClients
 from kbsync_core.config import Settings, load_settings
 from kbsync_core.connections import Connections, sandbox_connection_bodies
 from kbsync_core.history import HistoryService
+from kbsync_core.ingestion.jobs import IngestionJobs
 from kbsync_core.models import AwsCredentials, SyncTarget
 from kbsync_core.notifier import WebhookNotifier
 from kbsync_core.progress import SyncProgress
@@ -35,6 +36,26 @@ def process_credentials(settings: Settings) -> AwsCredentials | None:
     default chain (environment, profile, an assumed role, instance role), only where the server
     is configured to lend its identity (KBSYNC_ALLOW_AMBIENT_CREDENTIALS)."""
     return AwsCredentials() if settings.allow_ambient_credentials else None
+
+
+def ingestion_credentials(settings: Settings) -> AwsCredentials | None:
+    """The identity ingestion jobs use for a knowledge base named by id (not a connection):
+    the server's own where it lends it, and the sandbox's (which takes any) on the sandbox."""
+    if settings.uses_sandbox:
+        return AwsCredentials()
+    return process_credentials(settings)
+
+
+def default_region(settings: Settings) -> str | None:
+    """Where a knowledge base named by id alone is: the sandbox's, or boto3's default region
+    (AWS_REGION, AWS_DEFAULT_REGION, the profile's)."""
+    if settings.uses_sandbox:
+        from kbsync_sandbox import SANDBOX_REGION
+
+        return SANDBOX_REGION
+    import boto3
+
+    return boto3.session.Session().region_name
 
 
 class Kbsync:
@@ -114,6 +135,17 @@ class Kbsync:
             self.owner_id,
             clock=scheduler_clock,
             tick_seconds=settings.scheduler_tick_seconds,
+        )
+        # Ingestion jobs (seed 002): records into a knowledge base, worked as runs.
+        self.ingestion = IngestionJobs(
+            settings,
+            self.store,
+            self.clients,
+            self.coordinator,
+            self.engine,
+            self.connections,
+            server_credentials=ingestion_credentials(settings),
+            default_region=default_region(settings),
         )
         self._closed = False
 

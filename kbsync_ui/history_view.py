@@ -74,6 +74,7 @@ TEXTS = Texts({
     "trigger_api": ("API", "API"),
     "trigger_schedule": ("Schedule", "Programación"),
     "trigger_aws": ("AWS", "AWS"),
+    "trigger_ingestion": ("Ingestion", "Ingesta"),
     # captions and states
     "shown": (
         "{shown} shown of the {read} newest syncs of `{data_source}` (knowledge base "

@@ -64,6 +64,7 @@ TEXTS = Texts({
     "trigger_api": ("the API", "la API"),
     "trigger_schedule": ("a schedule", "una programación"),
     "trigger_aws": ("AWS (outside kbsync)", "AWS (fuera de kbsync)"),
+    "trigger_ingestion": ("an ingestion job", "un trabajo de ingesta"),
     "why_busy": (
         "Start is off while a sync runs on this data source: watch it or stop it above.",
         "Iniciar está desactivado mientras haya una sincronización en curso en este origen de "

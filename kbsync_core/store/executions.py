@@ -11,6 +11,7 @@ from kbsync_core.events import LogEvent
 from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.store.connections import ConnectionStore
 from kbsync_core.store.database import create_database_engine, is_in_memory, upgrade_schema
+from kbsync_core.store.ingestion import IngestionStore
 from kbsync_core.store.runs import (
     INTERRUPTED,
     Lease,
@@ -77,6 +78,7 @@ class ExecutionStore:
         self.connections = ConnectionStore(self._engine, self._write_lock, self._read_lock)
         self.webhooks = WebhookStore(self._engine, self._write_lock, self._read_lock)
         self.schedules = ScheduleStore(self._engine, self._write_lock, self._read_lock)
+        self.ingestion = IngestionStore(self._engine, self._write_lock, self._read_lock)
         self._write_listeners: list[Callable[[str], None]] = []
 
     @property

@@ -55,8 +55,8 @@ executions_table = sa.Table(
     sa.Column("statistics", sa.JSON, nullable=False),
     sa.Column("failure_reasons", sa.JSON, nullable=False),
     sa.Column("conflict_job_id", sa.String(16)),
-    # Who started it: console, api, schedule or aws (kbsync_core.models.TRIGGERS); NULL for
-    # executions stored before kbsync recorded it (migration 0005): unknown.
+    # Who started it: console, api, schedule, aws or ingestion (kbsync_core.models.TRIGGERS);
+    # NULL for executions stored before kbsync recorded it (migration 0005): unknown.
     sa.Column("trigger", sa.String(16)),
     # The schedule that started it (trigger "schedule"); no foreign key: deleting a schedule
     # leaves its syncs' history as it was.
@@ -227,4 +227,92 @@ schedule_firings_table = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     sa.UniqueConstraint("schedule_id", "slot_at", name="uq_schedule_firings_slot"),
     sa.Index("ix_schedule_firings_retry_at", "retry_at"),
+)
+
+# Content ingestion (seed 002; kbsync_core/ingestion/). A job is a run of kind "ingestion" (same
+# id in `runs`): its target, how it goes into Bedrock (`data_source_type`: CUSTOM through the
+# document API, S3 through the bucket and one sync), its status (pending, processing, completed,
+# failed, cancelled) and counters kept as records end, so a read never counts 10,000 rows. The
+# original payload is kept zlib-compressed for `includePayload`.
+ingestion_jobs_table = sa.Table(
+    "ingestion_jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("knowledge_base_id", sa.String(16), nullable=False),
+    sa.Column("data_source_id", sa.String(16), nullable=False),
+    sa.Column("data_source_type", sa.String(16), nullable=False),
+    # The connection it acts through; NULL: a knowledge base named by id, with the server's
+    # own identity. No foreign key: a connection deleted later leaves its jobs' history.
+    sa.Column("connection_id", sa.String(64)),
+    sa.Column("adapter", sa.String(64), nullable=False),
+    sa.Column("force", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(24), nullable=False),
+    sa.Column("started_at", sa.String(24)),
+    sa.Column("completed_at", sa.String(24)),
+    sa.Column("updated_at", sa.String(24), nullable=False),
+    sa.Column("record_count", sa.Integer, nullable=False),
+    sa.Column("processed", sa.Integer, nullable=False),
+    sa.Column("successful", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("skipped", sa.Integer, nullable=False),
+    # Of the successful: documents created or replaced, and documents deleted.
+    sa.Column("entries_created", sa.Integer, nullable=False),
+    sa.Column("entries_deleted", sa.Integer, nullable=False),
+    # Records AWS accepted (CUSTOM: a batch answered; S3: objects written or removed), so a
+    # cancelled job can say how many went in.
+    sa.Column("sent", sa.Integer, nullable=False),
+    # S3 path: the sync execution (`executions.id`) that ingests what was written.
+    sa.Column("sync_execution_id", sa.String(36)),
+    sa.Column("error", sa.Text),
+    sa.Column("payload", sa.LargeBinary),
+    sa.Index("ix_ingestion_jobs_created_at", "created_at"),
+    sa.Index("ix_ingestion_jobs_status_created_at", "status", "created_at"),
+)
+
+# Every record of a job, staged with the job before any is sent: the Document (JSON), its hash,
+# and where it is: staged (not yet compared with the stored hash), queued (to send: `action`
+# ingest or delete), batched (in batch `batch`, whose clientToken the job id and the number
+# derive: the composition is stored before the batch is sent, so a retry or a takeover sends
+# the same batch again), sent (AWS accepted it; its final status is awaited), done (`status`
+# success, failed or skipped; `entry_id` the document's identifier in Bedrock).
+ingestion_records_table = sa.Table(
+    "ingestion_records",
+    metadata,
+    sa.Column(
+        "job_id",
+        sa.String(36),
+        sa.ForeignKey("ingestion_jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("source_id", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(16)),
+    sa.Column("batch", sa.Integer),
+    sa.Column("status", sa.String(16)),
+    sa.Column("entry_id", sa.Text),
+    sa.Column("aws_status", sa.String(32)),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_ingestion_records_job_state", "job_id", "state", "position"),
+)
+
+# What each document kbsync put into a data source was made of, when it was last indexed: the
+# key of deduplication (sqlite-utils' hash ids are the model). Keyed by the SHA-256 of the
+# document id (an id may be 2,048 characters, past what an index entry holds), the id kept too.
+ingestion_hashes_table = sa.Table(
+    "ingestion_hashes",
+    metadata,
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("knowledge_base_id", sa.String(16), primary_key=True),
+    sa.Column("data_source_id", sa.String(16), primary_key=True),
+    sa.Column("document_digest", sa.String(64), primary_key=True),
+    sa.Column("document_id", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(36), nullable=False),
+    sa.Column("updated_at", sa.String(24), nullable=False),
 )

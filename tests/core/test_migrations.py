@@ -117,6 +117,23 @@ def assert_schedules_can_be_kept(store: ExecutionStore) -> None:
         assert "ix_schedules_next_slot_at" in indexes
 
 
+def assert_ingestion_can_be_kept(store: ExecutionStore) -> None:
+    """0008: the ingestion tables exist, empty, with the keys deduplication and resuming rely
+    on; the executions of 0.1.0 are no ingestion job's."""
+    assert store.ingestion.list_jobs() == (0, [])
+    with store.engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert inspector.get_pk_constraint("ingestion_records")["constrained_columns"] == [
+            "job_id", "position"
+        ]
+        assert inspector.get_pk_constraint("ingestion_hashes")["constrained_columns"] == [
+            "region", "knowledge_base_id", "data_source_id", "document_digest"
+        ]
+        indexes = {index["name"] for index in inspector.get_indexes("ingestion_jobs")}
+        assert {"ix_ingestion_jobs_created_at", "ix_ingestion_jobs_status_created_at"} <= indexes
+    assert {store.runs.get(row["id"]).kind for row in fixture_rows()[0]} == {"sync"}
+
+
 def assert_upgraded_with_nothing_lost(url: str) -> None:
     """kbsync opens the database: at the newest revision, every row of 0.1.0 is there."""
     store = ExecutionStore(url)
@@ -126,6 +143,7 @@ def assert_upgraded_with_nothing_lost(url: str) -> None:
         assert_lines_became_events(store)
         assert_runs_follow_the_executions(store)
         assert_schedules_can_be_kept(store)
+        assert_ingestion_can_be_kept(store)
     finally:
         store.close()
 
