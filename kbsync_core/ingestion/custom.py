@@ -20,6 +20,7 @@ import botocore.exceptions
 
 from kbsync_core.aws import aws_error_code, describe_aws_error, is_transient
 from kbsync_core.ingestion.documents import Document
+from kbsync_core.ingestion.metadata import inline_attributes
 from kbsync_core.ingestion.model import document_from_json
 from kbsync_core.ingestion.runner import JobRun
 from kbsync_core.store.ingestion import (
@@ -62,22 +63,6 @@ def batch_token(job_id: str, batch: int) -> str:
 
 def identifier(document_id: str) -> dict:
     return {"dataSourceType": "CUSTOM", "custom": {"id": document_id}}
-
-
-def inline_attributes(document: Document) -> list[dict]:
-    """The document's metadata as IngestKnowledgeBaseDocuments' inline attributes."""
-    attributes = []
-    for key, value in document.metadata.items():
-        if isinstance(value, bool):
-            typed = {"type": "BOOLEAN", "booleanValue": value}
-        elif isinstance(value, int | float):
-            typed = {"type": "NUMBER", "numberValue": value}
-        elif isinstance(value, tuple | list):
-            typed = {"type": "STRING_LIST", "stringListValue": list(value)}
-        else:
-            typed = {"type": "STRING", "stringValue": str(value)}
-        attributes.append({"key": key, "value": typed})
-    return attributes
 
 
 def document_request(document: Document) -> dict:

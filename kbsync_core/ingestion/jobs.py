@@ -34,6 +34,7 @@ from kbsync_core.errors import (
     IngestionJobNotFoundError,
     IngestionTargetNotFoundError,
 )
+from kbsync_core.ingestion.adapters import PAYLOAD_INVALID, UnknownAdapterError, adapter
 from kbsync_core.ingestion.custom import CustomDelivery
 from kbsync_core.ingestion.documents import Document, RecordProblem
 from kbsync_core.ingestion.model import (
@@ -268,18 +269,15 @@ class IngestionJobs:
         IngestionInvalidError (with every problem) for an unknown adapter or a payload the
         adapter refuses; IngestionTargetNotFoundError; AwsRequestError from GetDataSource.
         """
-        from kbsync_core.ingestion import adapters  # lands with the adapters (helper C)
-
         try:
-            reader = adapters.adapter(adapter_name)
-        except (LookupError, ValueError):
+            reader = adapter(adapter_name)
+        except UnknownAdapterError as unknown:
             raise IngestionInvalidError(
-                f"Unknown adapter: {adapter_name}",
-                [RecordProblem("adapterType", f"Unknown adapter: {adapter_name}")],
+                str(unknown), [RecordProblem("adapterType", str(unknown))]
             ) from None
         documents, problems = reader.read(data)
         if problems:
-            raise IngestionInvalidError("Payload validation failed", problems)
+            raise IngestionInvalidError(PAYLOAD_INVALID, problems)
         resolved = self.resolve(knowledge_base_id, data_source_id, visible)
         return self.create_from_documents(
             resolved, documents, adapter_name=adapter_name, force=force, payload=data
@@ -306,7 +304,7 @@ class IngestionJobs:
             if document.id in repeated
         ]
         if collisions:
-            raise IngestionInvalidError("Payload validation failed", collisions)
+            raise IngestionInvalidError(PAYLOAD_INVALID, collisions)
         target = resolved.target
         job_id = str(uuid.uuid4())
         created_at = iso_utc(utc_now())

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from kbsync_core.aws import aws_errors_explained
 from kbsync_core.errors import KbsyncError
-from kbsync_core.ingestion.documents import Document
+from kbsync_core.ingestion.metadata import sidecar_body
 from kbsync_core.ingestion.model import document_from_json
 from kbsync_core.ingestion.runner import Cancelled, JobRun
 from kbsync_core.models import TRIGGER_INGESTION, ExecutionStatus
@@ -73,15 +73,6 @@ def object_key(prefix: str, document_id: str) -> str:
 def sync_execution_id(job_id: str) -> str:
     """The execution of the job's one sync: derived, so a takeover finds it."""
     return str(uuid.uuid5(SYNC_NAMESPACE, job_id))
-
-
-def sidecar(document: Document) -> bytes:
-    """`<key>.metadata.json`: the document's metadata as Bedrock reads it."""
-    attributes = {
-        key: list(value) if isinstance(value, tuple) else value
-        for key, value in document.metadata.items()
-    }
-    return json.dumps({"metadataAttributes": attributes}, ensure_ascii=False).encode()
 
 
 def keys_named(reason: str) -> set[str]:
@@ -156,7 +147,7 @@ class S3Delivery:
             s3.put_object(
                 Bucket=bucket,
                 Key=key + METADATA_SUFFIX,
-                Body=sidecar(document),
+                Body=json.dumps(sidecar_body(document), ensure_ascii=False).encode(),
                 ContentType="application/json",
             )
 

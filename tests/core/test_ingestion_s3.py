@@ -14,6 +14,7 @@ from kbsync_core.errors import (
     IngestionTargetNotFoundError,
 )
 from kbsync_core.ingestion.documents import Document
+from kbsync_core.ingestion.metadata import sidecar_body
 from kbsync_core.ingestion.s3 import keys_named, object_key
 from kbsync_core.models import ExecutionStatus
 from kbsync_core.runtime import Kbsync
@@ -98,9 +99,9 @@ def test_records_then_the_same_again_then_ten_changed_and_five_deleted(kbsync):
     }
     assert len(bucket_keys(kbsync)) == 2 * RECORDS
     assert read_object(kbsync, "doc-7.md") == b"# Record 7\n\nBody of record 7."
-    assert json.loads(read_object(kbsync, "doc-7.md.metadata.json")) == {
-        "metadataAttributes": {"number": 7, "tags": ["a", "b"]}
-    }
+    sidecar = json.loads(read_object(kbsync, "doc-7.md.metadata.json"))
+    assert sidecar == sidecar_body(records()[7])
+    assert sidecar["metadataAttributes"]["number"] == 7
     sync = kbsync.engine.get(first["syncExecutionId"])
     assert sync.trigger == "ingestion"
     assert sync.statistics["numberOfNewDocumentsIndexed"] == RECORDS
