@@ -185,8 +185,8 @@ class CustomDelivery:
                     ],
                     **common,
                 )
-        except botocore.exceptions.ClientError as error:
-            if aws_error_code(error) != "ValidationException":
+        except (botocore.exceptions.ClientError, botocore.exceptions.ParamValidationError) as error:
+            if aws_error_code(error) not in ("ValidationException", "ParamValidationError"):
                 raise
             # Bedrock refused this batch's content (not the job's target or identity): its
             # records fail with Bedrock's words, the others go on.
@@ -262,7 +262,8 @@ class CustomDelivery:
     def _call(self, operation: str, **parameters) -> dict:
         """One document operation within the quota; throttling and transient failures retried
         with backoff (a batch with its same clientToken)."""
-        wait = BACKOFF_START_SECONDS
+        # From the poll interval when it is shorter (a sped-up sandbox), as the sync's retries.
+        wait = min(BACKOFF_START_SECONDS, self.run.settings.poll_seconds)
         while True:
             self.run.throttle()
             try:
