@@ -53,6 +53,8 @@ REFUSED_STATUSES = frozenset({"FAILED", "METADATA_UPDATE_FAILED", "IGNORED", "NO
 WAITING_STATUSES = frozenset(
     {"PENDING", "STARTING", "IN_PROGRESS", "DELETING", "DELETE_IN_PROGRESS"}
 )
+# The weight of each document's time to a final status in the moving average of them.
+SETTLE_WEIGHT = 0.1
 CLIENT_TOKEN_PREFIX = "kbsync-"  # noqa: S105 - an idempotency token, not a secret
 
 
@@ -95,6 +97,11 @@ class CustomDelivery:
         self.store = run.store
         # Sent records awaiting a final status: position -> (when to ask next, checks, record).
         self._awaiting: dict[int, tuple[float, int, StagedRecord]] = {}
+        # How long Bedrock has been taking from a batch to its documents' final statuses (a
+        # moving average of what the checks saw): a batch's first check waits that long, so
+        # most documents are final at their first check and a status costs one call per 10.
+        self._settle_seconds = run.settings.poll_seconds
+        self._sent_at: dict[int, float] = {}
 
     def deliver(self) -> None:
         job_id = self.run.job.id
@@ -199,7 +206,8 @@ class CustomDelivery:
             )
             return
         details = _details_by_id(answer)
-        due = time.monotonic() + self.run.settings.poll_seconds
+        sent_at = time.monotonic()
+        due = sent_at + max(self.run.settings.poll_seconds, self._settle_seconds)
         done: list[Outcome] = []
         waiting: list[int] = []
         for record in records:
@@ -207,6 +215,7 @@ class CustomDelivery:
             outcome = _outcome(record, detail, sent=True)
             if outcome is None:
                 self._awaiting[record.position] = (due, 0, record)
+                self._sent_at[record.position] = sent_at
                 waiting.append(record.position)
             else:
                 done.append(outcome)
@@ -254,8 +263,15 @@ class CustomDelivery:
             else:
                 del self._awaiting[record.position]
                 outcomes.append(outcome)
+                self._learn(self._sent_at.pop(record.position, None))
         if outcomes:
             self.store.finish_records(self.run.lease, outcomes, target, self.run.now())
+
+    def _learn(self, sent_at: float | None) -> None:
+        if sent_at is None:  # sent before a takeover: its time is not known here
+            return
+        seen = time.monotonic() - sent_at
+        self._settle_seconds = SETTLE_WEIGHT * seen + (1 - SETTLE_WEIGHT) * self._settle_seconds
 
     # -- calls -------------------------------------------------------------------------------
 

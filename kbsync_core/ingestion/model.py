@@ -14,6 +14,9 @@ from kbsync_core.store.ingestion import FINAL_JOB_STATUSES, IngestionJobRecord, 
 CUSTOM = "CUSTOM"
 S3 = "S3"
 DATA_SOURCE_TYPES = (CUSTOM, S3)
+# The original payload is compressed in pieces of about this many characters.
+COMPRESS_CHUNK_CHARACTERS = 256 * 1024
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -68,15 +71,42 @@ def document_from_json(text: str) -> Document:
 
 
 def compressed_payload(data) -> bytes:
-    """The original payload as compact JSON, zlib-compressed as it is encoded: a 30 MB payload
-    is never held twice as text."""
+    """The original payload as compact JSON, zlib-compressed as it is encoded, a record at a
+    time: a 30 MB payload is never held twice as text."""
     compressor = zlib.compressobj(6)
-    chunks = [
-        compressor.compress(piece.encode())
-        for piece in json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).iterencode(data)
-    ]
+    chunks = []
+    pending: list[str] = []
+    size = 0
+    for piece in _json_pieces(data, depth=2):
+        pending.append(piece)
+        size += len(piece)
+        if size >= COMPRESS_CHUNK_CHARACTERS:
+            chunks.append(compressor.compress("".join(pending).encode()))
+            pending, size = [], 0
+    chunks.append(compressor.compress("".join(pending).encode()))
     chunks.append(compressor.flush())
     return b"".join(chunks)
+
+
+def _json_pieces(value, depth: int) -> Iterator[str]:
+    """`value` as compact JSON, in pieces: containers down to `depth` opened up, what is below
+    encoded whole by json's C encoder (a record each, in both adapters' formats)."""
+    if depth == 0 or not isinstance(value, dict | list):
+        yield _ENCODER.encode(value)
+        return
+    if isinstance(value, dict):
+        yield "{"
+        for n, (key, item) in enumerate(value.items()):
+            yield ("," if n else "") + _ENCODER.encode(str(key)) + ":"
+            yield from _json_pieces(item, depth - 1)
+        yield "}"
+        return
+    yield "["
+    for n, item in enumerate(value):
+        if n:
+            yield ","
+        yield from _json_pieces(item, depth - 1)
+    yield "]"
 
 
 def payload_from(compressed: bytes | None):
