@@ -18,6 +18,7 @@ replica resumes where the job was, and a record done is never sent again.
 import logging
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,7 @@ from kbsync_core.ingestion.model import (
     IngestionTarget,
     compressed_payload,
     document_json,
+    is_final,
     job_body,
     payload_from,
 )
@@ -80,6 +82,8 @@ logger = logging.getLogger(__name__)
 AWS_ID = re.compile(r"^[0-9a-zA-Z]{10}$")
 # Staged records compared with the stored hashes at a time.
 COMPARE_CHUNK = 500
+# How often wait() looks at a job another replica works.
+WAIT_STEP_SECONDS = 0.5
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 NOTHING_TO_DELETE = (
@@ -390,11 +394,19 @@ class IngestionJobs:
         }
 
     def wait(self, job_id: str, timeout: float) -> IngestionJobRecord:
-        """Block until this replica's worker of the job ends (or `timeout`)."""
-        worker = self.coordinator.worker(job_id)
-        if worker is not None and worker.thread is not None:
-            worker.thread.join(timeout)
-        return self.job(job_id)
+        """Block until the job ended (whichever replica works it) or `timeout` passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            left = deadline - time.monotonic()
+            if is_final(job) or left <= 0:
+                return job
+            worker = self.coordinator.worker(job_id)
+            thread = worker.thread if worker is not None else None
+            if thread is not None and thread.is_alive():
+                thread.join(min(left, WAIT_STEP_SECONDS))
+            else:
+                time.sleep(min(left, WAIT_STEP_SECONDS / 10))
 
     # -- cancelling --------------------------------------------------------------------------
 
