@@ -108,7 +108,7 @@ def bench_s3(kbsync: Kbsync, runs: int) -> None:
     seconds = statistics.median(figures)
     print(
         f"s3:        {RECORDS:,} records in {seconds:.1f} s = {RECORDS / seconds:.0f} records/s "
-        f"(sandbox x{kbsync.settings.sandbox_speed:g}: 20,000 objects written, one sync)"
+        f"(sandbox x{kbsync.sandbox.speed:g}: 20,000 objects written to moto's S3, one sync)"
     )
 
 
