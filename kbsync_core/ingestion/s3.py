@@ -70,9 +70,10 @@ def object_key(prefix: str, document_id: str) -> str:
     return f"{prefix}{name}{DOCUMENT_SUFFIX}"
 
 
-def sync_execution_id(job_id: str) -> str:
-    """The execution of the job's one sync: derived, so a takeover finds it."""
-    return str(uuid.uuid5(SYNC_NAMESPACE, job_id))
+def sync_execution_id(job_id: str, attempt: int = 0) -> str:
+    """The execution of the job's sync (its `attempt`-th, after another sync of the data
+    source refused it): derived, so a takeover finds it and a retry starts no second job."""
+    return str(uuid.uuid5(SYNC_NAMESPACE, job_id if attempt == 0 else f"{job_id}#{attempt}"))
 
 
 def keys_named(reason: str) -> set[str]:
@@ -155,21 +156,39 @@ class S3Delivery:
             list(pool.map(write, records))
 
     def _sync(self):
-        """Start the job's one sync (or find it, taken over), and wait for its end. A cancel
-        stops it, waits for it to stop, then cancels the job."""
-        execution_id = sync_execution_id(self.run.job.id)
+        """Sync the data source once everything is written, and wait for its end. A sync of
+        the data source already running (another job's, an operator's) refuses ours: the
+        objects are written, so wait for it and sync again (a sync that started before the
+        writes may have missed some). A cancel stops our sync, waits for it to stop, then
+        cancels the job."""
+        attempt = 0
+        execution_id = self.run.job.sync_execution_id or sync_execution_id(self.run.job.id)
+        while True:
+            execution = self._wait_for_end(self._started(execution_id))
+            if execution.status is not ExecutionStatus.FALLIDO or not execution.conflict_job_id:
+                return execution
+            # Ask again every two polls (a cancel meanwhile ends the job here).
+            self.run.pause(2 * self.run.settings.poll_seconds)
+            attempt += 1
+            execution_id = sync_execution_id(self.run.job.id, attempt)
+
+    def _started(self, execution_id: str):
+        """The sync with this id: started now, or found (a takeover, or a retry's)."""
         execution = self.engine.get(execution_id)
-        if execution is None:
-            self.run.step()
-            self.store.set_sync_execution(self.run.lease, execution_id)
-            request = SyncRequest(
-                self.run.target,
-                self.run.credentials,
-                f"Ingestion job {self.run.job.id}",
-                connection_id=self.run.job.connection_id,
-                trigger=TRIGGER_INGESTION,
-            )
-            execution = self.engine.start_sync(request, execution_id=execution_id)
+        if execution is not None:
+            return execution
+        self.run.step()
+        self.store.set_sync_execution(self.run.lease, execution_id)
+        request = SyncRequest(
+            self.run.target,
+            self.run.credentials,
+            f"Ingestion job {self.run.job.id}",
+            connection_id=self.run.job.connection_id,
+            trigger=TRIGGER_INGESTION,
+        )
+        return self.engine.start_sync(request, execution_id=execution_id)
+
+    def _wait_for_end(self, execution):
         cancelled = False
         while not execution.status.is_final:
             try:
@@ -178,8 +197,8 @@ class S3Delivery:
                 cancelled = True
                 # One that ended meanwhile refuses: the loop reads how it ended.
                 with contextlib.suppress(KbsyncError):
-                    self.engine.stop_sync(execution_id, self.run.credentials)
-            execution = self.engine.get(execution_id)
+                    self.engine.stop_sync(execution.id, self.run.credentials)
+            execution = self.engine.get(execution.id)
         if cancelled or execution.status is ExecutionStatus.DETENIDO:
             raise Cancelled
         return execution
@@ -197,11 +216,6 @@ class S3Delivery:
                 f"The sync {execution.job_id or execution.id} of the data source ended "
                 f"{execution.aws_status or execution.status}: {reasons}"
             )
-            if execution.conflict_job_id:
-                whole_failure = (
-                    f"Another sync of the data source was running (job "
-                    f"{execution.conflict_job_id}); nothing was indexed. Send the job again."
-                )
         job_id = self.run.job.id
         after = -1
         while True:

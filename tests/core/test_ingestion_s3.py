@@ -18,6 +18,7 @@ from kbsync_core.ingestion.metadata import sidecar_body
 from kbsync_core.ingestion.s3 import keys_named, object_key
 from kbsync_core.models import ExecutionStatus
 from kbsync_core.runtime import Kbsync
+from kbsync_core.validation import SyncRequest
 from kbsync_sandbox import SANDBOX_KNOWLEDGE_BASE_ID
 from tests.support.waiting import wait_for
 
@@ -191,6 +192,29 @@ def test_a_cancel_while_the_sync_runs_stops_it_and_says_what_was_sent(kbsync):
     assert ended.processed == 0  # none was indexed by kbsync's sync: none has a result
     with pytest.raises(IngestionJobFinishedError, match="is already cancelled"):
         kbsync.ingestion.cancel(job.id)
+
+
+def test_a_job_that_meets_another_sync_waits_for_it_and_then_syncs(kbsync):
+    kbsync.sandbox.speed = 1  # the other sync lasts a while
+    target = kbsync.ingestion.resolve(SANDBOX_KNOWLEDGE_BASE_ID, DATA_SOURCE_ID)
+    other = kbsync.engine.start_sync(
+        SyncRequest(target.target, kbsync.ingestion.server_credentials, "an operator's sync")
+    )
+    wait_for(lambda: kbsync.engine.get(other.id).job_id)
+    job = kbsync.ingestion.create_from_documents(
+        target, records(count=20), adapter_name="generic-json"
+    )
+    # Refused by the running sync: the job waits rather than failing its records.
+    wait_for(lambda: syncs_started(kbsync) >= 2)
+    assert kbsync.ingestion.job(job.id).status == "processing"
+    kbsync.sandbox.speed = SPEED
+    kbsync.sandbox.finish_running_jobs()
+    ended = kbsync.ingestion.get(kbsync.ingestion.wait(job.id, 30).id)
+    assert ended["status"] == "completed", ended["error"]
+    assert ended["data"]["progress"]["successful"] == 20
+    sync = kbsync.engine.get(ended["syncExecutionId"])
+    assert sync.status is ExecutionStatus.COMPLETADO and sync.id != other.id
+    assert sync.statistics["numberOfNewDocumentsIndexed"] == 20
 
 
 def test_a_job_refused_before_anything_is_staged(kbsync):
