@@ -105,7 +105,9 @@ UNKNOWN_ENDPOINT = (
     "GET|PUT|DELETE /api/connections/{id}, POST /api/connections/{id}/test, "
     "GET|POST /api/connections/{id}/webhooks, DELETE /api/connections/{id}/webhooks/{webhookId}, "
     "POST /api/connections/{id}/webhooks/{webhookId}/test, "
-    "GET /api/connections/{id}/webhooks/deliveries. README.md documents each."
+    "GET /api/connections/{id}/webhooks/deliveries, GET|POST /api/v2/data-ingestion/jobs, "
+    "GET|DELETE /api/v2/data-ingestion/jobs/{jobId}, GET /api/v2/data-ingestion/adapters. "
+    "README.md documents each."
 )
 CONNECTION_NOT_FOUND = "No connection has the id {id!r}."
 SERVER_IDENTITY_UNAUTHENTICATED = (

@@ -17,13 +17,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kbsync_api import channels, longpoll
+from kbsync_api import channels, ingestion_body, longpoll
 from kbsync_api import contract as api
+from kbsync_api import ingestion as ingestion_api
 from kbsync_api import schedules as schedules_api
 from kbsync_core.runtime import Kbsync, get_kbsync
 from kbsync_core.tokens import (
     CONNECTIONS_READ,
     CONNECTIONS_WRITE,
+    DATA_INGESTION_READ,
+    DATA_INGESTION_WRITE,
     SCHEDULES_READ,
     SCHEDULES_WRITE,
     SYNC_READ,
@@ -290,6 +293,44 @@ async def put_sync_schedule(request: Request, kbsync: Kbsync) -> api.ApiReply:
     return await run_in_threadpool(schedules_api.put_sync_schedule, kbsync, payload, limited)
 
 
+async def create_ingestion_job(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    try:
+        fields = await ingestion_body.read_job_fields(request)
+    except ingestion_api.IngestionRequestError as refused:
+        return refused.reply
+    limited = await visible(request, kbsync)
+    # Reading the records (content-hub's HTML to Markdown: ~3.7 ms an item) and staging them
+    # take seconds for a large job: never on the event loop.
+    return await run_in_threadpool(ingestion_api.create_job, kbsync, fields, limited)
+
+
+async def list_ingestion_jobs(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    query = dict(request.query_params)
+    return await run_in_threadpool(ingestion_api.list_jobs, kbsync, query, limited)
+
+
+async def get_ingestion_job(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    job_id = request.path_params["job_id"]
+    include_payload = request.query_params.get("includePayload")
+    return await run_in_threadpool(ingestion_api.get_job, kbsync, job_id, include_payload, limited)
+
+
+async def cancel_ingestion_job(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    job_id = request.path_params["job_id"]
+    return await run_in_threadpool(ingestion_api.cancel_job, kbsync, job_id, limited)
+
+
+async def list_ingestion_adapters(_request: Request, _kbsync: Kbsync) -> api.ApiReply:
+    return ingestion_api.list_adapters()
+
+
+async def unknown_ingestion_endpoint(request: Request, _kbsync: Kbsync) -> api.ApiReply:
+    return ingestion_api.unknown_path(request.method, request.url.path)
+
+
 async def unknown_endpoint(_request: Request, _kbsync: Kbsync) -> api.ApiReply:
     return api.error_reply(404, api.UNKNOWN_ENDPOINT)
 
@@ -321,6 +362,7 @@ class JsonEndpoint:
         scopes: dict[str, str | None] | None = None,
         open_to_all: bool = False,
         acts_as_server: bool = False,
+        shape_errors: Callable[[str, api.ApiReply], api.ApiReply] | None = None,
     ):
         scopes = dict(scopes or {})
         # A method whose scope was forgotten must not be open to every token.
@@ -336,12 +378,21 @@ class JsonEndpoint:
         self.open_to_all = open_to_all
         # Acts with the server's own identity: never without a token, but on the sandbox.
         self.acts_as_server = acts_as_server
+        # An API with an error shape of its own (seed 002's) answers every error in it, the
+        # token check's and the method check's too: (request path, reply) -> reply.
+        self.shape_errors = shape_errors
 
     async def __call__(self, scope, receive, send) -> None:
         response = await self.serve(Request(scope, receive))
         await response(scope, receive, send)
 
     async def serve(self, request: Request) -> Response:
+        reply = await self.answer(request)
+        if self.shape_errors is not None and reply.status >= 400:
+            reply = self.shape_errors(request.url.path, reply)
+        return render(reply)
+
+    async def answer(self, request: Request) -> api.ApiReply:
         try:
             # Cheap: app.py's lifespan opened the registry before the first request.
             kbsync = get_kbsync()
@@ -350,21 +401,20 @@ class JsonEndpoint:
                 if denial is None and self.acts_as_server:
                     denial = await run_in_threadpool(api.identity_denial, kbsync)
                 if denial is not None:
-                    return render(denial)
+                    return denial
             handler = self.handlers.get(request.method) or self.handlers.get(ANY_METHOD)
             if handler is None:
                 message = api.METHOD_NOT_ALLOWED.format(
                     method=request.method, path=request.url.path, allowed=self.allowed
                 )
-                return render(api.error_reply(405, message, {"Allow": self.allowed}))
-            return render(await handler(request, kbsync))
+                return api.error_reply(405, message, {"Allow": self.allowed})
+            return await handler(request, kbsync)
         except api.ApiError as error:
-            return render(error.reply)
+            return error.reply
         except Exception as error:
             # A bug of ours still answers JSON, and without the traceback.
             doing = f"serving {request.method} {request.url.path}"
-            return render(api.internal_error(doing, error))
-
+            return api.internal_error(doing, error)
 
     async def authorize(self, request: Request, kbsync: Kbsync) -> api.ApiReply | None:
         authorization = request.headers.get("authorization")
@@ -492,6 +542,42 @@ def api_routes() -> list[Route]:
             JsonEndpoint(
                 {"GET": list_sync_schedules, "PUT": put_sync_schedule},
                 scopes={"GET": SCHEDULES_READ, "PUT": SCHEDULES_WRITE},
+            ),
+        ),
+        # Seed 002's (kbsync_api/ingestion.py): every error in the seed's shape. Jobs act with
+        # a connection's identity, or the server's.
+        Route(
+            "/api/v2/data-ingestion/jobs",
+            JsonEndpoint(
+                {"GET": list_ingestion_jobs, "POST": create_ingestion_job},
+                scopes={"GET": DATA_INGESTION_READ, "POST": DATA_INGESTION_WRITE},
+                acts_as_server=True,
+                shape_errors=ingestion_api.in_seed_shape,
+            ),
+        ),
+        Route(
+            "/api/v2/data-ingestion/jobs/{job_id}",
+            JsonEndpoint(
+                {"GET": get_ingestion_job, "DELETE": cancel_ingestion_job},
+                scopes={"GET": DATA_INGESTION_READ, "DELETE": DATA_INGESTION_WRITE},
+                acts_as_server=True,
+                shape_errors=ingestion_api.in_seed_shape,
+            ),
+        ),
+        Route(
+            "/api/v2/data-ingestion/adapters",
+            JsonEndpoint(
+                {"GET": list_ingestion_adapters},
+                scopes={"GET": DATA_INGESTION_READ},
+                shape_errors=ingestion_api.in_seed_shape,
+            ),
+        ),
+        Route(
+            "/api/v2/data-ingestion/{rest:path}",
+            JsonEndpoint(
+                {ANY_METHOD: unknown_ingestion_endpoint},
+                scopes={ANY_METHOD: None},
+                shape_errors=ingestion_api.in_seed_shape,
             ),
         ),
         # Any valid token learns that there is nothing here.

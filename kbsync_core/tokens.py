@@ -33,11 +33,13 @@ CONNECTIONS_READ = "connections:read"
 CONNECTIONS_WRITE = "connections:write"
 SCHEDULES_READ = "schedules:read"
 SCHEDULES_WRITE = "schedules:write"
+DATA_INGESTION_READ = "data-ingestion:read"
+DATA_INGESTION_WRITE = "data-ingestion:write"
 SCOPES = (
     SYNC_READ, SYNC_WRITE,
     CONNECTIONS_READ, CONNECTIONS_WRITE,
     SCHEDULES_READ, SCHEDULES_WRITE,
-    "data-ingestion:read", "data-ingestion:write",
+    DATA_INGESTION_READ, DATA_INGESTION_WRITE,
     "jobs:read", "jobs:write",
     ALL_SCOPES,
 )

@@ -366,8 +366,10 @@ class IngestionJobs:
         created_from: str | None = None,
         created_to: str | None = None,
         include_payload: bool = False,
+        visible: Iterable[str] | None = None,
     ) -> dict:
-        """{"total", "jobs"}: newest first; each job with its results (seed 002's list)."""
+        """{"total", "jobs"}: newest first; each job with its results (seed 002's list).
+        `visible`: only the jobs of those connections (None: every job)."""
         if status is not None and status not in JOB_STATUSES:
             raise IngestionInvalidError(
                 f"status must be one of {', '.join(JOB_STATUSES)}",
@@ -379,6 +381,7 @@ class IngestionJobs:
             offset=offset,
             created_from=created_from,
             created_to=created_to,
+            connection_ids=visible,
         )
         return {
             "total": total,

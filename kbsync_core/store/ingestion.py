@@ -206,9 +206,13 @@ class IngestionStore:
         offset: int = 0,
         created_from: str | None = None,
         created_to: str | None = None,
+        connection_ids: Iterable[str] | None = None,
     ) -> tuple[int, list[IngestionJobRecord]]:
-        """(how many match, the page of them), newest first."""
+        """(how many match, the page of them), newest first; `connection_ids`: only the jobs
+        sent through those connections (a token limited to them)."""
         conditions = []
+        if connection_ids is not None:
+            conditions.append(ingestion_jobs_table.c.connection_id.in_(list(connection_ids)))
         if status is not None:
             conditions.append(ingestion_jobs_table.c.status == status)
         if created_from is not None:

@@ -55,10 +55,22 @@ def test_every_endpoint_and_status_is_documented():
         "/api/health", "/api/sync", "/api/sync/stop", "/api/sync-history", "/api/connections",
         "/api/sync/status", "/api/sync/history", "/api/sync/cancel",
         "/api/schedules", "/api/sync/schedules",
+        "/api/v2/data-ingestion/jobs", "/api/v2/data-ingestion/adapters",
     }
     assert not [path for path in paths if path not in section]
     assert not [status for status in STATUSES if f"`{status}" not in section]
     assert "KBSYNC_API_TOKEN" in section
+    # Seed 002's, with their methods, as its section names them ({jobId}: the seed's word).
+    ingestion = [
+        route
+        for route in api_routes()
+        if route.path.startswith("/api/v2/data-ingestion/") and "{rest" not in route.path
+    ]
+    assert len(ingestion) == 3
+    for route in ingestion:
+        path = route.path.replace("{job_id}", "{jobId}")
+        for method in set(route.endpoint.handlers) - {"HEAD"}:
+            assert f"`{method} {path}" in section, (method, path)
 
 
 def test_the_examples_use_the_sandbox_and_the_seeds_bodies():
