@@ -28,6 +28,7 @@ TEXTS = Texts({
     "history": ("History", "Historial"),
     "connections": ("Connections", "Conexiones"),
     "schedules": ("Schedules", "Programaciones"),
+    "ingest": ("Ingest", "Ingesta"),
 })
 # The English banner, as the tests look for it.
 SANDBOX_BANNER = TEXTS.both("sandbox")[0]
@@ -62,6 +63,7 @@ def run_console() -> None:
         st.Page(
             PAGES_DIR / "schedules.py", title=TEXTS("schedules"), icon=":material/schedule:"
         ),
+        st.Page(PAGES_DIR / "ingest.py", title=TEXTS("ingest"), icon=":material/upload_file:"),
     ]
     if access.role.can_administer:  # every reader when login is not configured (an admin then)
         pages.append(
