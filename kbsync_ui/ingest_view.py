@@ -251,8 +251,9 @@ def render_problems(problems: list[RecordProblem]) -> None:
 # -- past jobs -------------------------------------------------------------------------------
 
 
-def render_past_jobs(kbsync: Kbsync) -> str | None:
-    """The newest jobs as a table, and the one opened (a new job opens itself)."""
+def render_past_jobs(kbsync: Kbsync) -> IngestionJobRecord | None:
+    """The newest jobs as a table, and the one opened (a new job opens itself), as this read
+    saw it: the table and the opened job's panel agree."""
     st.subheader(TEXTS("past"))
     _total, jobs = kbsync.ingestion.jobs.list_jobs(limit=PAST_JOBS)
     if not jobs:
@@ -264,7 +265,7 @@ def render_past_jobs(kbsync: Kbsync) -> str | None:
         st.session_state[PICK_KEY] = st.session_state.pop(PICK_NEXT_KEY)
     if st.session_state.get(PICK_KEY) not in by_id:
         st.session_state.pop(PICK_KEY, None)
-    return st.selectbox(
+    opened = st.selectbox(
         TEXTS("open"),
         list(by_id),
         key=PICK_KEY,
@@ -274,6 +275,7 @@ def render_past_jobs(kbsync: Kbsync) -> str | None:
             f"{status_words(by_id[identifier].status)}"
         ),
     )
+    return by_id.get(opened)
 
 
 def target_of(job: IngestionJobRecord) -> str:
@@ -297,13 +299,14 @@ def past_row(job: IngestionJobRecord) -> dict:
 # -- one job ---------------------------------------------------------------------------------
 
 
-def render_job(kbsync: Kbsync, job_id: str, can_operate: bool) -> None:
-    """The job, live while it runs (a fragment rereading it), as it ended otherwise."""
-    job = kbsync.ingestion.job(job_id)
+def render_job(kbsync: Kbsync, job: IngestionJobRecord, can_operate: bool) -> None:
+    """The job, live while it runs (a fragment rereading it), as it ended otherwise. `job` is
+    as the page read it for the past jobs' table: a job that ended since is found ended by
+    the fragment, whose whole-app rerun brings the table up to date too."""
     if job.status in FINAL_JOB_STATUSES:
         _job_panel(kbsync, job, can_operate)
     else:
-        st.fragment(run_every=CHECK_SECONDS)(_live_job)(kbsync, job_id, can_operate)
+        st.fragment(run_every=CHECK_SECONDS)(_live_job)(kbsync, job.id, can_operate)
 
 
 def _live_job(kbsync: Kbsync, job_id: str, can_operate: bool) -> None:

@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from kbsync_api.contract import internal_error
+from kbsync_api.ingestion import in_seed_shape
 from tests.api.client import JsonClient
 from tests.support.servers import start_console
 from tests.support.tokens import client, create_token
@@ -344,3 +346,12 @@ def test_a_token_limited_to_connections_acts_only_on_their_jobs(console, tokens,
 def test_an_unknown_job_id_of_any_form_is_a_404(api):
     for job_id in (str(uuid.uuid4()), "x" * 300, "%E2%82%AC"):
         assert api.get(f"{JOBS}/{job_id}").status == 404
+
+
+def test_a_fault_of_kbsyncs_is_the_seeds_500_without_its_details():
+    reply = in_seed_shape(JOBS, internal_error("testing", RuntimeError("secret detail")))
+    assert reply.status == 500
+    assert reply.body["message"] == "An unexpected error occurred"
+    assert reply.body["error"] == "Internal Server Error"
+    assert reply.body["path"] == "/v2/data-ingestion/jobs"
+    assert "secret detail" not in json.dumps(reply.body)
