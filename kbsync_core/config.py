@@ -14,6 +14,8 @@ BACKENDS = ("aws", "sandbox")
 # The names a browser may reach kbsync by, unless KBSYNC_ALLOWED_HOSTS says otherwise.
 DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1")
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('data') / 'kbsync.sqlite3'}"
+# Named SQL sources of table jobs: this file beside app.py, when it is there.
+DEFAULT_SOURCES_FILE = Path(__file__).resolve().parent.parent / "sources.toml"
 
 
 class ConfigurationError(ValueError):
@@ -60,6 +62,9 @@ class Settings:
     # KnowledgeBaseDocuments) that kbsync's replicas share: Bedrock's quota is 5. Raised only
     # against a sped-up sandbox, whose quota is 5 per simulated second.
     ingest_rate: float = 5.0
+    # The TOML file naming the SQL sources table jobs read (kbsync_core/tables/sources.py);
+    # None: no file (on the sandbox, the sample source orders_db is there all the same).
+    sources_file: Path | None = None
 
     @property
     def uses_sandbox(self) -> bool:
@@ -144,6 +149,17 @@ def _base_url(environ: Mapping[str, str], name: str) -> str | None:
     return raw.rstrip("/")
 
 
+def _sources_file(environ: Mapping[str, str], name: str) -> Path | None:
+    """The sources file named, which must exist; else sources.toml beside app.py, if there."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return DEFAULT_SOURCES_FILE if DEFAULT_SOURCES_FILE.is_file() else None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigurationError(f"{name} names {raw!r}, which is not a readable file.")
+    return path
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check every KBSYNC_* variable; raise ConfigurationError naming a bad one."""
     environ = os.environ if environ is None else environ
@@ -176,4 +192,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         secret_key=_secret_key(environ, "KBSYNC_SECRET_KEY"),
         console_url=_base_url(environ, "KBSYNC_CONSOLE_URL"),
+        sources_file=_sources_file(environ, "KBSYNC_SOURCES_FILE"),
     )

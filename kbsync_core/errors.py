@@ -148,6 +148,42 @@ class IngestionInvalidError(KbsyncError, ValueError):
         self.problems = list(problems)
 
 
+class TableJobInvalidError(KbsyncError, ValueError):
+    """A table job kbsync will not create (seed 004): `code` is the seed's error code for the
+    whole answer (INVALID_REQUEST when the problems are of several kinds), `details` one line
+    per problem, every one found at once, and `problems` the same as TableJobProblem items
+    (field, code, message), for a form that shows each beside its field."""
+
+    def __init__(self, code: str, message: str, problems: list | tuple = ()):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.problems = list(problems)
+
+    @property
+    def details(self) -> list[str]:
+        return [problem.message for problem in self.problems]
+
+
+class TableJobNotFoundError(KbsyncError, LookupError):
+    """No table job has that id."""
+
+
+class TableJobBusyError(KbsyncError):
+    """A run of the table job is under way: a job never has two runs at once."""
+
+    def __init__(self, job_id: str, run_id: str | None):
+        super().__init__(
+            f"A run of job {job_id} is under way (run {run_id}): wait for it to end."
+        )
+        self.run_id = run_id
+
+
+class SourceError(KbsyncError):
+    """A SQL source cannot be read (unknown, unreachable, a table or column missing); the
+    message never holds the source's URL or password."""
+
+
 __all__ = [
     "AwsRequestError",
     "ConnectionExistsError",
@@ -169,6 +205,10 @@ __all__ = [
     "ScheduleNotFoundError",
     "SecretKeyMissingError",
     "SecretRefusedError",
+    "SourceError",
+    "TableJobBusyError",
+    "TableJobInvalidError",
+    "TableJobNotFoundError",
     "WebhookInvalidError",
     "WebhookNotFoundError",
 ]

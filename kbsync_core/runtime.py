@@ -25,6 +25,9 @@ from kbsync_core.schedules import Schedules
 from kbsync_core.secretbox import load_secret_box
 from kbsync_core.store import ExecutionStore
 from kbsync_core.sync import SyncEngine
+from kbsync_core.tables.jobs import TableJobs
+from kbsync_core.tables.sample import SAMPLE_SOURCE, ensure_sample, sample_path
+from kbsync_core.tables.sources import load_sources
 from kbsync_core.tokens import ApiTokens
 from kbsync_core.webhooks import Webhooks
 
@@ -147,6 +150,23 @@ class Kbsync:
             server_credentials=ingestion_credentials(settings),
             default_region=default_region(settings),
         )
+        # Table jobs (seed 004): rows of named SQL sources into knowledge bases, on the
+        # scheduler's clock; on the sandbox, with the sample source orders_db.
+        self.sources = load_sources(settings.sources_file)
+        sample_file = None
+        if settings.uses_sandbox and self.sources.get(SAMPLE_SOURCE) is None:
+            sample_file = sample_path(settings.database_url)
+            self.sources.add(ensure_sample(sample_file))
+        self.table_jobs = TableJobs(
+            self.store.table_jobs,
+            self.sources,
+            self.ingestion,
+            self.clients,
+            self.owner_id,
+            clock=scheduler_clock,
+            tick_seconds=settings.scheduler_tick_seconds,
+            sample_file=sample_file,
+        )
         self._closed = False
 
     @classmethod
@@ -157,6 +177,7 @@ class Kbsync:
         kbsync.coordinator.start()
         kbsync.notifier.start()
         kbsync.scheduler.start()
+        kbsync.table_jobs.start()
         return kbsync
 
     def close(self) -> None:
@@ -166,8 +187,10 @@ class Kbsync:
             return
         self._closed = True
         self.scheduler.close()  # first: no firing starts a run the coordinator then drops
+        self.table_jobs.close()
         self.coordinator.close()
         self.notifier.close()
+        self.sources.close()
         self.store.close()
         if self.sandbox is not None:
             self.sandbox.stop()

@@ -27,7 +27,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 HEAD = "head"
 # The revision schema.py describes: Alembic's head (a test checks it). A database already there
 # is opened without loading Alembic at all, which a process would carry for nothing (~12 MB).
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 VERSION_TABLE = "alembic_version"
 # kbsync 0.1.0 created its tables without Alembic: such a database is stamped with the
 # baseline revision, which describes exactly what it has, then upgraded.

@@ -22,6 +22,7 @@ from kbsync_core.store.runs import (
 )
 from kbsync_core.store.schedules import ScheduleStore
 from kbsync_core.store.schema import execution_logs_table, executions_table, runs_table
+from kbsync_core.store.table_jobs import TableJobStore
 from kbsync_core.store.tokens import TokenStore
 from kbsync_core.store.webhooks import WebhookStore
 from kbsync_core.timefmt import iso_utc, utc_now
@@ -79,6 +80,7 @@ class ExecutionStore:
         self.webhooks = WebhookStore(self._engine, self._write_lock, self._read_lock)
         self.schedules = ScheduleStore(self._engine, self._write_lock, self._read_lock)
         self.ingestion = IngestionStore(self._engine, self._write_lock, self._read_lock)
+        self.table_jobs = TableJobStore(self._engine, self._write_lock, self._read_lock)
         self._write_listeners: list[Callable[[str], None]] = []
 
     @property

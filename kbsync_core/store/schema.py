@@ -316,3 +316,70 @@ ingestion_hashes_table = sa.Table(
     sa.Column("job_id", sa.String(36), nullable=False),
     sa.Column("updated_at", sa.String(24), nullable=False),
 )
+
+# Table jobs (seed 004; kbsync_core/tables/): rows of a SQL source's table into a knowledge base,
+# on a schedule. `key_columns` is the table's primary key as found when the job was made (the
+# watermark's tie-break, and the documents' ids); the target is resolved at creation (a
+# connection, or a knowledge base named with its one data source that accepts documents).
+# `next_slot_at` is the next slot to fire, NULL while paused or once the window ended.
+# `watermark` (JSON: the filter column's and the key's values of the last row loaded, typed)
+# moves only in the transaction that records a successful run. `running_run_id` is set while a
+# run is under way (a conditional update: one run at a time, across replicas).
+table_jobs_table = sa.Table(
+    "table_jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("source_table", sa.String(400), nullable=False),
+    sa.Column("content_columns", sa.JSON, nullable=False),
+    sa.Column("filter_column", sa.String(200), nullable=False),
+    sa.Column("key_columns", sa.JSON, nullable=False),
+    sa.Column("kb_name", sa.String(200), nullable=False),
+    sa.Column("connection_id", sa.String(64)),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("knowledge_base_id", sa.String(16), nullable=False),
+    sa.Column("data_source_id", sa.String(16), nullable=False),
+    sa.Column("interval", sa.String(32), nullable=False),
+    sa.Column("start_at", sa.String(24), nullable=False),
+    sa.Column("end_at", sa.String(24), nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False),
+    sa.Column("next_slot_at", sa.String(24)),
+    sa.Column("watermark", sa.JSON),
+    sa.Column("running_run_id", sa.String(36)),
+    sa.Column("created_at", sa.String(24), nullable=False),
+    sa.Column("updated_at", sa.String(24), nullable=False),
+    sa.Index("ix_table_jobs_next_slot_at", "next_slot_at"),
+)
+
+# One row per run of a table job: the UNIQUE (job_id, slot_at) is a slot's claim, so a slot runs
+# once across replicas and restarts (a "run now" is a slot of its own moment). `status`: running
+# (rows being read, or its ingestion job under way), then the ingestion job's final status
+# (completed, failed, cancelled), or skipped (nothing new, or another run under way: `error`
+# says which). `heartbeat_at` is renewed while it runs: a run whose replica died is finished by
+# another. `watermark_after` is where the watermark goes if its ingestion job succeeds.
+table_job_runs_table = sa.Table(
+    "table_job_runs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("table_jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("slot_at", sa.String(24), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("claimed_by", sa.String(128), nullable=False),
+    sa.Column("started_at", sa.String(24), nullable=False),
+    sa.Column("heartbeat_at", sa.String(24)),
+    sa.Column("finished_at", sa.String(24)),
+    sa.Column("ingestion_job_id", sa.String(36)),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("rows_sent", sa.Integer, nullable=False),
+    sa.Column("rows_skipped", sa.Integer, nullable=False),
+    sa.Column("rows_failed", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("watermark_before", sa.JSON),
+    sa.Column("watermark_after", sa.JSON),
+    sa.UniqueConstraint("job_id", "slot_at", name="uq_table_job_runs_slot"),
+    sa.Index("ix_table_job_runs_job_started", "job_id", "started_at"),
+    sa.Index("ix_table_job_runs_status_heartbeat", "status", "heartbeat_at"),
+)
