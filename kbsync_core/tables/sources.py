@@ -147,7 +147,7 @@ class Sources:
         source = self._sources.get(name)
         if source is None:
             raise SourceError(f"There is no source named {name!r}.")
-        with self._lock:
+        with self._lock, self.errors_redacted(name):
             engine = self._engines.get(name)
             if engine is None:
                 engine = self._engines[name] = read_only_engine(source)
@@ -160,7 +160,7 @@ class Sources:
             yield
         except SourceError:
             raise
-        except sa.exc.SQLAlchemyError as error:
+        except Exception as error:  # a driver's, SQLAlchemy's: any may quote the URL
             source = self._sources.get(name)
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()
             text = reason[0] if reason else type(error).__name__

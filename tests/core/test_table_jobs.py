@@ -266,8 +266,9 @@ def test_window_limits_duplicates_and_the_active_jobs_limit(kbsync):
     assert (job.start_at, job.end_at) == ("2099-01-01T08:00:00.000Z", "2099-01-31T08:00:00.000Z")
     assert job.next_slot_at == job.start_at
     duplicate = refused(kbsync, body())
-    assert duplicate.code == "DUPLICATE_JOB" and "'sync_orders' already exists" in (
-        duplicate.details[0]
+    assert (
+        duplicate.code == "DUPLICATE_JOB"
+        and "'sync_orders' already exists" in (duplicate.details[0])
     )
     for n in range(99):
         kbsync.table_jobs._store.insert(replace(job, id=f"job_filler{n}", name=f"filler {n}"))
