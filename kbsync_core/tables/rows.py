@@ -40,6 +40,8 @@ FETCH_BATCH = 1000
 # Rows one run reads at most: the next run goes on from where it stopped.
 MAX_ROWS_PER_RUN = 100_000
 CONTENT_TYPE = "markdown"
+# kbsync's own attributes of every row's Document: only `contentType` (no title, url or tags).
+_OWN_ATTRIBUTES = own_attributes(None, None, (), CONTENT_TYPE)[0]
 
 
 # -- the watermark ---------------------------------------------------------------------------
@@ -200,7 +202,7 @@ def row_document(
     """The Document a row becomes (see the module's docstring). `boolean_columns`: columns
     declared BOOLEAN, whose values SQLite hands over as 0 and 1."""
     content = "\n".join(f"{name}: {_text(row[name])}".rstrip() for name in content_columns)
-    own, _ = own_attributes(None, None, (), CONTENT_TYPE)
+    own = _OWN_ATTRIBUTES
     candidates = []
     for name, value in row.items():
         if name in content_columns:
