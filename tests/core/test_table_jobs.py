@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from kbsync_core.errors import TableJobBusyError, TableJobInvalidError
 from kbsync_core.runtime import Kbsync
@@ -309,3 +310,30 @@ def test_missed_slots_make_one_run_and_each_slot_runs_once(kbsync):
     assert kbsync.table_jobs.tick() == 0  # the same moment: nothing more is due
     assert kbsync.table_jobs.get(job.id).next_slot_at == iso_utc(start + timedelta(minutes=30))
     assert len(kbsync.table_jobs._store.runs(job.id)) == 1
+
+
+def test_a_run_whose_replica_stopped_is_finished_by_another(kbsync):
+    """A run left `running` with an old heartbeat: the tick takes it up. With its ingestion job
+    made, it ends as that job did (the watermark moved); without one, failed (kept)."""
+    job = kbsync.table_jobs.create(body())
+    done = run(kbsync, job.id)  # a real run, to borrow its ingestion job and watermark
+    store = kbsync.table_jobs._store
+    with kbsync.store.engine.begin() as connection:  # back to before that run
+        connection.execute(sa.text("UPDATE table_jobs SET watermark = NULL"))
+    old = iso_utc(datetime.now(UTC) - timedelta(minutes=5))
+    left = replace(done, id="left-behind", slot_at=old, status=RUNNING, heartbeat_at=old,
+                   finished_at=None, rows_sent=0, claimed_by="dead-replica")  # fmt: skip
+    assert store.claim_run(left, record_skipped=False).status == RUNNING
+    kbsync.table_jobs.tick()
+    ended = kbsync.table_jobs.wait("left-behind", WAIT)
+    assert (ended.status, ended.rows_sent, ended.claimed_by) == (
+        "completed", SAMPLE_ROWS, kbsync.owner_id,
+    )  # fmt: skip
+    assert kbsync.table_jobs.get(job.id).watermark == done.watermark_after
+    unsent = replace(left, id="never-sent", slot_at=iso_utc(datetime.now(UTC)),
+                     ingestion_job_id=None)  # fmt: skip
+    assert store.claim_run(unsent, record_skipped=False).status == RUNNING
+    kbsync.table_jobs.tick()
+    failed = kbsync.table_jobs.wait("never-sent", WAIT)
+    assert failed.status == "failed" and "stopped before its rows were sent" in failed.error
+    assert kbsync.table_jobs.get(job.id).running_run_id is None
