@@ -166,12 +166,12 @@ class TableRun:
     def _await(self, run: TableRunRecord) -> TableRunRecord:
         """Wait for the run's ingestion job to end, renewing the heartbeat; then end the run."""
         while True:
+            # wait() follows the job whichever replica works it; between its turns, the
+            # heartbeat says this run is still watched.
             job = self._ingestion.wait(run.ingestion_job_id, HEARTBEAT_SECONDS)
             if job.status in FINAL_JOB_STATUSES:
                 break
-            if self._closing.wait(
-                0.05 if self._ingestion.coordinator.worker(job.id) else HEARTBEAT_SECONDS / 4
-            ):
+            if self._closing.is_set():
                 raise RunStopped
             self._store.record_run(run.id, heartbeat_at=iso_utc(utc_now()))
         counts = {
