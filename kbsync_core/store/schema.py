@@ -318,7 +318,7 @@ ingestion_hashes_table = sa.Table(
 )
 
 # Table jobs (seed 004; kbsync_core/tables/): rows of a SQL source's table into a knowledge base,
-# on a schedule. `key_columns` is the table's primary key as found when the job was made (the
+# on a schedule. `row_id_columns` is the table's primary key as found when the job was made (the
 # watermark's tie-break, and the documents' ids); the target is resolved at creation (a
 # connection, or a knowledge base named with its one data source that accepts documents).
 # `next_slot_at` is the next slot to fire, NULL while paused or once the window ended.
@@ -333,7 +333,7 @@ table_jobs_table = sa.Table(
     sa.Column("source_table", sa.String(400), nullable=False),
     sa.Column("content_columns", sa.JSON, nullable=False),
     sa.Column("filter_column", sa.String(200), nullable=False),
-    sa.Column("key_columns", sa.JSON, nullable=False),
+    sa.Column("row_id_columns", sa.JSON, nullable=False),
     sa.Column("kb_name", sa.String(200), nullable=False),
     sa.Column("connection_id", sa.String(64)),
     sa.Column("region", sa.String(32), nullable=False),

@@ -34,7 +34,7 @@ class TableJobRecord:
     source_table: str
     content_columns: list
     filter_column: str
-    key_columns: list
+    row_id_columns: list  # the primary key's columns (empty: none)
     kb_name: str
     connection_id: str | None
     region: str
@@ -303,7 +303,7 @@ class TableJobStore:
 def _job(row) -> TableJobRecord:
     values = {column.name: row[column.name] for column in table_jobs_table.c}
     values["content_columns"] = list(values["content_columns"] or [])
-    values["key_columns"] = list(values["key_columns"] or [])
+    values["row_id_columns"] = list(values["row_id_columns"] or [])
     return TableJobRecord(**values)
 
 

@@ -139,7 +139,7 @@ class TableRun:
         booleans = frozenset(c.name for c in described if c.type.upper().startswith("BOOL"))
         missing = [
             name
-            for name in [*job.content_columns, job.filter_column, *job.key_columns]
+            for name in [*job.content_columns, job.filter_column, *job.row_id_columns]
             if name not in columns
         ]
         if missing:
@@ -147,7 +147,7 @@ class TableRun:
                 f"{job.source_table} has no column {', '.join(sorted(set(missing)))} any more."
             )
         watermark = Watermark.from_json(run.watermark_before)
-        query = increment_query(table, columns, job.filter_column, job.key_columns, watermark)
+        query = increment_query(table, columns, job.filter_column, job.row_id_columns, watermark)
         documents, last, count = [], None, 0
         engine = self._sources.engine(table.source)
         with self._sources.errors_redacted(table.source), engine.connect() as connection:
@@ -155,11 +155,13 @@ class TableRun:
                 if self._closing.is_set():
                     raise RunStopped
                 documents += [
-                    row_document(table.table, row, job.content_columns, job.key_columns, booleans)
+                    row_document(
+                        table.table, row, job.content_columns, job.row_id_columns, booleans
+                    )
                     for row in batch
                 ]
                 count += len(batch)
-                last = watermark_of(batch[-1], job.filter_column, job.key_columns)
+                last = watermark_of(batch[-1], job.filter_column, job.row_id_columns)
             connection.rollback()
         return documents, count, last
 

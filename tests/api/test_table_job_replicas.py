@@ -72,7 +72,7 @@ def test_each_slot_of_a_table_job_runs_once_across_replicas(tmp_path_factory, po
             job = TableJobRecord(
                 id="job_replicas", name="orders every minute", source_table="orders_db.orders",
                 content_columns=["product", "description"], filter_column="created_at",
-                key_columns=["order_id"], kb_name="orders-kb", connection_id="orders-kb",
+                row_id_columns=["order_id"], kb_name="orders-kb", connection_id="orders-kb",
                 region="us-east-1", knowledge_base_id="SANDBOXKB1", data_source_id="SANDBOXDS3",
                 interval="1 MINUTE", start_at=now, end_at=iso_utc(start + timedelta(days=1)),
                 paused=False, next_slot_at=now, watermark=None, running_run_id=None,

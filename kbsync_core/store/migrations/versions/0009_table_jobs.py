@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("source_table", sa.String(400), nullable=False),
         sa.Column("content_columns", sa.JSON, nullable=False),
         sa.Column("filter_column", sa.String(200), nullable=False),
-        sa.Column("key_columns", sa.JSON, nullable=False),
+        sa.Column("row_id_columns", sa.JSON, nullable=False),
         sa.Column("kb_name", sa.String(200), nullable=False),
         sa.Column("connection_id", sa.String(64)),
         sa.Column("region", sa.String(32), nullable=False),
@@ -65,9 +65,7 @@ def upgrade() -> None:
         sa.Column("watermark_after", sa.JSON),
         sa.UniqueConstraint("job_id", "slot_at", name="uq_table_job_runs_slot"),
     )
-    op.create_index(
-        "ix_table_job_runs_job_started", "table_job_runs", ["job_id", "started_at"]
-    )
+    op.create_index("ix_table_job_runs_job_started", "table_job_runs", ["job_id", "started_at"])
     op.create_index(
         "ix_table_job_runs_status_heartbeat", "table_job_runs", ["status", "heartbeat_at"]
     )
