@@ -164,3 +164,15 @@ def test_a_sources_password_is_in_no_error_and_no_log(tmp_path, fast_settings, c
     shown = str(refusal.value) + " ".join(refused.details) + caplog.text
     assert "could not be read" in " ".join(refused.details)
     assert PASSWORD not in shown and ENCODED_PASSWORD not in shown
+
+
+def test_the_sources_file_setting(tmp_path):
+    from kbsync_core.config import load_settings
+
+    with pytest.raises(ConfigurationError, match="KBSYNC_SOURCES_FILE names"):
+        load_settings({"KBSYNC_SOURCES_FILE": str(tmp_path / "missing.toml")})
+    path = write(tmp_path, "[sources]\n")
+    assert load_settings({"KBSYNC_SOURCES_FILE": str(path)}).sources_file == path
+    broken = write(tmp_path, "[sources.orders_db\n")
+    with pytest.raises(ConfigurationError, match="is not valid TOML"):
+        load_sources(broken)
