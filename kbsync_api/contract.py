@@ -106,8 +106,10 @@ UNKNOWN_ENDPOINT = (
     "GET|POST /api/connections/{id}/webhooks, DELETE /api/connections/{id}/webhooks/{webhookId}, "
     "POST /api/connections/{id}/webhooks/{webhookId}/test, "
     "GET /api/connections/{id}/webhooks/deliveries, GET|POST /api/v2/data-ingestion/jobs, "
-    "GET|DELETE /api/v2/data-ingestion/jobs/{jobId}, GET /api/v2/data-ingestion/adapters. "
-    "README.md documents each."
+    "GET|DELETE /api/v2/data-ingestion/jobs/{jobId}, GET /api/v2/data-ingestion/adapters, "
+    "POST /jobs/create, POST /api/jobs/create, GET /api/jobs, GET|DELETE /api/jobs/{id}, "
+    "POST /api/jobs/{id}/pause, POST /api/jobs/{id}/resume, POST /api/jobs/{id}/run, "
+    "GET /api/sources, POST /api/sandbox/orders. README.md documents each."
 )
 CONNECTION_NOT_FOUND = "No connection has the id {id!r}."
 SERVER_IDENTITY_UNAUTHENTICATED = (

@@ -21,12 +21,15 @@ from kbsync_api import channels, ingestion_body, longpoll
 from kbsync_api import contract as api
 from kbsync_api import ingestion as ingestion_api
 from kbsync_api import schedules as schedules_api
+from kbsync_api import table_jobs as table_jobs_api
 from kbsync_core.runtime import Kbsync, get_kbsync
 from kbsync_core.tokens import (
     CONNECTIONS_READ,
     CONNECTIONS_WRITE,
     DATA_INGESTION_READ,
     DATA_INGESTION_WRITE,
+    JOBS_READ,
+    JOBS_WRITE,
     SCHEDULES_READ,
     SCHEDULES_WRITE,
     SYNC_READ,
@@ -331,6 +334,42 @@ async def unknown_ingestion_endpoint(request: Request, _kbsync: Kbsync) -> api.A
     return ingestion_api.unknown_path(request.method, request.url.path)
 
 
+async def create_table_job(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    limited = await visible(request, kbsync)
+    # Reads the source's tables and may call ListKnowledgeBases: in the thread pool.
+    return await run_in_threadpool(table_jobs_api.create_job, kbsync, payload, limited)
+
+
+async def list_table_jobs(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    limited = await visible(request, kbsync)
+    return await run_in_threadpool(table_jobs_api.list_jobs, kbsync, limited)
+
+
+def table_job_action(action: Callable[..., api.ApiReply]) -> Handler:
+    """A handler of /api/jobs/{job_id}[/...]: `action(kbsync, job_id, visible)`."""
+
+    async def handle(request: Request, kbsync: Kbsync) -> api.ApiReply:
+        limited = await visible(request, kbsync)
+        job_id = request.path_params["job_id"]
+        return await run_in_threadpool(action, kbsync, job_id, limited)
+
+    return handle
+
+
+async def list_sources(_request: Request, kbsync: Kbsync) -> api.ApiReply:
+    return await run_in_threadpool(table_jobs_api.list_sources, kbsync)
+
+
+async def add_sample_rows(request: Request, kbsync: Kbsync) -> api.ApiReply:
+    payload = await read_json_body(request)
+    return await run_in_threadpool(table_jobs_api.add_sample_rows, kbsync, payload)
+
+
+async def unknown_table_jobs_endpoint(request: Request, _kbsync: Kbsync) -> api.ApiReply:
+    return table_jobs_api.unknown_path(request.method, request.url.path)
+
+
 async def unknown_endpoint(_request: Request, _kbsync: Kbsync) -> api.ApiReply:
     return api.error_reply(404, api.UNKNOWN_ENDPOINT)
 
@@ -580,10 +619,59 @@ def api_routes() -> list[Route]:
                 shape_errors=ingestion_api.in_seed_shape,
             ),
         ),
+        *table_job_routes(),
         # Any valid token learns that there is nothing here.
         Route("/api", JsonEndpoint({ANY_METHOD: unknown_endpoint}, scopes={ANY_METHOD: None})),
         Route(
             "/api/{rest:path}",
             JsonEndpoint({ANY_METHOD: unknown_endpoint}, scopes={ANY_METHOD: None}),
         ),
+    ]
+
+
+def table_job_routes() -> list[Route]:
+    """Seed 004's (kbsync_api/table_jobs.py): every error in the seed's shape. Jobs act with a
+    connection's identity or the server's (ListKnowledgeBases resolves a kb_name), and read
+    the server's sources: like the ingestion jobs', they need a token on the aws backend."""
+
+    def endpoint(handlers: dict[str, Handler], scopes: dict[str, str | None]) -> JsonEndpoint:
+        return JsonEndpoint(
+            handlers,
+            scopes=scopes,
+            acts_as_server=True,
+            shape_errors=table_jobs_api.in_seed_shape,
+        )
+
+    create = endpoint({"POST": create_table_job}, {"POST": JOBS_WRITE})
+    return [
+        Route("/jobs/create", create),  # the seed's own path
+        Route("/api/jobs/create", create),
+        Route("/api/jobs", endpoint({"GET": list_table_jobs}, {"GET": JOBS_READ})),
+        Route(
+            "/api/jobs/{job_id}",
+            endpoint(
+                {
+                    "GET": table_job_action(table_jobs_api.get_job),
+                    "DELETE": table_job_action(table_jobs_api.delete_job),
+                },
+                {"GET": JOBS_READ, "DELETE": JOBS_WRITE},
+            ),
+        ),
+        *(
+            Route(
+                f"/api/jobs/{{job_id}}/{name}",
+                endpoint({"POST": table_job_action(action)}, {"POST": JOBS_WRITE}),
+            )
+            for name, action in (
+                ("pause", table_jobs_api.pause_job),
+                ("resume", table_jobs_api.resume_job),
+                ("run", table_jobs_api.run_job),
+            )
+        ),
+        Route(
+            "/api/jobs/{rest:path}",
+            endpoint({ANY_METHOD: unknown_table_jobs_endpoint}, {ANY_METHOD: None}),
+        ),
+        Route("/api/sources", endpoint({"GET": list_sources}, {"GET": JOBS_READ})),
+        Route("/api/sandbox/orders", endpoint({"POST": add_sample_rows}, {"POST": JOBS_WRITE})),
     ]

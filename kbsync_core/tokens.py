@@ -35,12 +35,14 @@ SCHEDULES_READ = "schedules:read"
 SCHEDULES_WRITE = "schedules:write"
 DATA_INGESTION_READ = "data-ingestion:read"
 DATA_INGESTION_WRITE = "data-ingestion:write"
+JOBS_READ = "jobs:read"
+JOBS_WRITE = "jobs:write"
 SCOPES = (
     SYNC_READ, SYNC_WRITE,
     CONNECTIONS_READ, CONNECTIONS_WRITE,
     SCHEDULES_READ, SCHEDULES_WRITE,
     DATA_INGESTION_READ, DATA_INGESTION_WRITE,
-    "jobs:read", "jobs:write",
+    JOBS_READ, JOBS_WRITE,
     ALL_SCOPES,
 )
 # How stale a replica's view of the tokens may be: the time a revocation takes to bite.

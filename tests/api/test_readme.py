@@ -56,6 +56,7 @@ def test_every_endpoint_and_status_is_documented():
         "/api/sync/status", "/api/sync/history", "/api/sync/cancel",
         "/api/schedules", "/api/sync/schedules",
         "/api/v2/data-ingestion/jobs", "/api/v2/data-ingestion/adapters",
+        "/jobs/create", "/api/jobs/create", "/api/jobs", "/api/sources", "/api/sandbox/orders",
     }
     assert not [path for path in paths if path not in section]
     assert not [status for status in STATUSES if f"`{status}" not in section]
@@ -71,6 +72,17 @@ def test_every_endpoint_and_status_is_documented():
         path = route.path.replace("{job_id}", "{jobId}")
         for method in set(route.endpoint.handlers) - {"HEAD"}:
             assert f"`{method} {path}" in section, (method, path)
+    # Seed 004's, each path with each of its methods.
+    jobs = [
+        route
+        for route in api_routes()
+        if route.path.startswith(("/jobs/", "/api/jobs", "/api/sources", "/api/sandbox/"))
+        and "{rest" not in route.path
+    ]
+    assert len(jobs) == 9
+    for route in jobs:
+        for method in set(route.endpoint.handlers) - {"HEAD"}:
+            assert f"`{method} {route.path.replace('{job_id}', '{id}')}" in section, route.path
 
 
 def test_the_examples_use_the_sandbox_and_the_seeds_bodies():
