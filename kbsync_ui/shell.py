@@ -29,6 +29,7 @@ TEXTS = Texts({
     "connections": ("Connections", "Conexiones"),
     "schedules": ("Schedules", "Programaciones"),
     "ingest": ("Ingest", "Ingesta"),
+    "table_jobs": ("Table jobs", "Trabajos de tabla"),
 })
 # The English banner, as the tests look for it.
 SANDBOX_BANNER = TEXTS.both("sandbox")[0]
@@ -64,6 +65,9 @@ def run_console() -> None:
             PAGES_DIR / "schedules.py", title=TEXTS("schedules"), icon=":material/schedule:"
         ),
         st.Page(PAGES_DIR / "ingest.py", title=TEXTS("ingest"), icon=":material/upload_file:"),
+        st.Page(
+            PAGES_DIR / "table_jobs.py", title=TEXTS("table_jobs"), icon=":material/table_view:"
+        ),
     ]
     if access.role.can_administer:  # every reader when login is not configured (an admin then)
         pages.append(
