@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from kbsync_api.table_jobs import add_sample_rows
+from kbsync_api.contract import internal_error
+from kbsync_api.table_jobs import add_sample_rows, in_seed_shape
 from tests.support.servers import start_console
 from tests.support.tokens import client, create_token
 from tests.support.waiting import wait_for
@@ -253,3 +254,10 @@ def test_sample_rows_only_on_the_sandbox():
     aws = SimpleNamespace(settings=SimpleNamespace(uses_sandbox=False))
     reply = add_sample_rows(aws, {"count": 3})
     assert reply.status == 404 and reply.body["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_fault_of_kbsyncs_is_a_500_in_the_seeds_shape_without_its_details():
+    reply = in_seed_shape("/jobs/create", internal_error("testing", RuntimeError("secret detail")))
+    assert reply.status == 500
+    assert reply.body["success"] is False and reply.body["error"]["code"] == "INTERNAL_ERROR"
+    assert "secret detail" not in str(reply.body) and reply.body["error"]["details"] == []
