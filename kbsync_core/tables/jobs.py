@@ -107,6 +107,18 @@ def run_dict(run: TableRunRecord) -> dict:
     }
 
 
+def first_run(spec, start: datetime, now: datetime) -> str | None:
+    """A new job's first slot: its start_time when that is ahead; when the window has already
+    begun (a start_time of "now" is a moment past once the request arrives), its latest slot
+    so far, due at once, rather than a whole interval later: the job loads the table when it is
+    made, then every interval (as Airflow runs a new DAG's latest interval without catch-up)."""
+    if start > now:
+        return iso_utc(start)
+    latest, _count = spec.due_slots(start, now)
+    slot = latest or spec.next_slot(now - timedelta(microseconds=1))
+    return iso_utc(slot) if slot else None
+
+
 class TableJobs:
     """The table jobs of one store, and the thread that fires them (start(), close())."""
 
@@ -275,9 +287,8 @@ class TableJobs:
             created_at=created,
             updated_at=created,
         )
-        slot = spec_of(record).next_slot(now - timedelta(microseconds=1))
         record = TableJobRecord(
-            **{**record.__dict__, "next_slot_at": iso_utc(slot) if slot else None}
+            **{**record.__dict__, "next_slot_at": first_run(spec_of(record), request.start, now)}
         )
         if not self._store.insert(record):  # the same name, saved meanwhile by another caller
             raise invalid(

@@ -18,6 +18,7 @@ from kbsync_core.store.table_jobs import RUNNING, TRIGGER_MANUAL, TableRunRecord
 from kbsync_core.tables.sample import SAMPLE_ROWS
 from kbsync_core.timefmt import iso_utc
 from kbsync_sandbox import SANDBOX_CUSTOM_DATA_SOURCE_ID, SANDBOX_KNOWLEDGE_BASE_ID
+from tests.support.waiting import wait_for
 
 SPEED = 1000
 RATE = 400
@@ -297,6 +298,19 @@ def test_pause_resume_finished_and_one_run_at_a_time(kbsync):
     assert (over["status"], over["next_run"]) == ("finished", None)
     kbsync.table_jobs.delete(job.id)
     assert [j["job_id"] for j in kbsync.table_jobs.list()] == ["job_over"]
+
+
+def test_a_window_that_starts_now_runs_at_once_then_every_interval(kbsync):
+    # "now" to the second, as a client writes it: a moment past once the request arrives.
+    start = datetime.now(UTC).replace(microsecond=0)
+    job = kbsync.table_jobs.create(body(start_time=start.strftime("%Y-%m-%dT%H:%M:%S")))
+    assert kbsync.table_jobs.data(job)["next_run"] == iso_utc(start)  # not 10 minutes on
+    wait_for(lambda: kbsync.table_jobs._store.runs(job.id))  # the background tick fires it
+    (first,) = kbsync.table_jobs._store.runs(job.id)
+    assert first.slot_at == iso_utc(start)
+    ended = kbsync.table_jobs.wait(first.id, WAIT)
+    assert ended.rows_read == ended.rows_sent > 0, ended
+    assert kbsync.table_jobs.get(job.id).next_slot_at == iso_utc(start + timedelta(minutes=10))
 
 
 def test_missed_slots_make_one_run_and_each_slot_runs_once(kbsync):
