@@ -10,6 +10,7 @@ watermark's (filter column, primary key) tie-break is for.
 
 import random
 import sqlite3
+import tempfile
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,9 +88,14 @@ _CUSTOMERS = ["ana.garcia", "luis.martin", "marta.lopez", "john.smith", "emma.jo
 
 
 def sample_path(database_url: str) -> Path:
-    """Beside kbsync's own database when it is a SQLite file; else in `data/`."""
+    """Beside kbsync's own database when it is a SQLite file; in `data/` beside a server
+    database (replicas on one machine share it, as they share the database); in a temporary
+    directory of its own beside an in-memory database, which lives and dies with its process
+    (tests: none of them adds rows to another's sample)."""
     url = sa.engine.make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return Path(tempfile.mkdtemp(prefix="kbsync-sample-")) / SAMPLE_FILE
         return Path(url.database).expanduser().resolve().parent / SAMPLE_FILE
     return Path("data").resolve() / SAMPLE_FILE
 

@@ -1,5 +1,6 @@
 """kbsync_api.contract without HTTP: the contract's decisions, with the engine and history faked."""
 
+import functools
 import json
 import logging
 from datetime import UTC, datetime
@@ -89,8 +90,15 @@ def fake_kbsync(engine_error=None, history_error=None, **settings_changes):
         engine=engine,
         reads=engine,  # executions are read as the engine has them, nothing kept
         history=FakeHistory(history_error),
-        progress=SyncProgress(ExecutionStore("sqlite://")),
+        progress=empty_progress(),
     )
+
+
+@functools.cache
+def empty_progress() -> SyncProgress:
+    """Progress read from a store that holds nothing: made once (a migrated database takes
+    ~50 ms, and the property tests make a fake Kbsync per example)."""
+    return SyncProgress(ExecutionStore("sqlite://"))
 
 
 def client_error(code: str, message: str) -> botocore.exceptions.ClientError:
