@@ -73,6 +73,10 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_runs.py
 	$(BIN)/python bench/bench_scheduler.py
+	$(BIN)/python bench/bench_end_latency.py
+	$(BIN)/python bench/bench_ingestion.py
+	$(BIN)/python bench/bench_ingest_upload.py
+	$(BIN)/python bench/bench_table_jobs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

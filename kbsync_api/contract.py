@@ -636,7 +636,7 @@ def test_connection(kbsync: Kbsync, connection_id: str, visible=None) -> ApiRepl
     return _connection_call(test)
 
 
-# -- webhooks (kbsync_core/webhooks.py): the URL is never in a reply, only its hint -----------
+# -- webhooks (kbsync_core/notifications/): the URL is never in a reply, only its hint --------
 
 
 def _webhook_call(function, connection_id: str, webhook_id: str | None = None) -> ApiReply:

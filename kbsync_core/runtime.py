@@ -16,7 +16,8 @@ from kbsync_core.connections import Connections, sandbox_connection_bodies
 from kbsync_core.history import HistoryService
 from kbsync_core.ingestion.jobs import IngestionJobs
 from kbsync_core.models import AwsCredentials, SyncTarget
-from kbsync_core.notifier import WebhookNotifier
+from kbsync_core.notifications.notifier import WebhookNotifier
+from kbsync_core.notifications.webhooks import Webhooks
 from kbsync_core.progress import SyncProgress
 from kbsync_core.reads import ExecutionReads
 from kbsync_core.runs import RunCoordinator, new_owner_id
@@ -29,7 +30,6 @@ from kbsync_core.tables.jobs import TableJobs
 from kbsync_core.tables.sample import SAMPLE_SOURCE, ensure_sample, sample_path
 from kbsync_core.tables.sources import load_sources
 from kbsync_core.tokens import ApiTokens
-from kbsync_core.webhooks import Webhooks
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from kbsync_core.config import ConfigurationError, load_settings
 from kbsync_core.connections import credentials_for
 from kbsync_core.errors import SecretKeyMissingError, WebhookInvalidError
 from kbsync_core.models import ExecutionStatus
-from kbsync_core.notifier import WebhookNotifier
+from kbsync_core.notifications.notifier import WebhookNotifier
+from kbsync_core.notifications.webhooks import Webhooks
 from kbsync_core.runtime import Kbsync
 from kbsync_core.secretbox import SecretBox, new_secret_key
 from kbsync_core.store import ExecutionStore
 from kbsync_core.validation import SyncRequest
-from kbsync_core.webhooks import Webhooks
 from tests.support.waiting import wait_for
 from tests.support.webhook_receiver import SECRET_PATH, WebhookReceiver
 

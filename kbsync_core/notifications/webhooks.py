@@ -1,6 +1,6 @@
 """Webhooks: per connection, URLs told when a sync of its data source fails, is stopped, or
-(when asked) completes. The messages are kbsync_core/webhook_messages.py's; sending them is
-kbsync_core/notifier.py's, in the background.
+(when asked) completes. The messages are messages.py's; sending them is
+notifier.py's, in the background.
 
 A webhook URL is a secret (whoever has it posts to the channel): it is stored encrypted
 (kbsync_core/secretbox.py) and never shown back, only a hint such as `hooks.slack.com/…/…a1b2`.
@@ -19,11 +19,11 @@ from kbsync_core.errors import (
     WebhookInvalidError,
     WebhookNotFoundError,
 )
+from kbsync_core.notifications.delivery import Outcome, post_json
+from kbsync_core.notifications.messages import ConnectionFacts, trial_message
 from kbsync_core.secretbox import MAKE_A_KEY, SecretBox
 from kbsync_core.store.webhooks import DeliveryRecord, WebhookRecord, WebhookStore
 from kbsync_core.timefmt import iso_utc, utc_now
-from kbsync_core.webhook_delivery import Outcome, post_json
-from kbsync_core.webhook_messages import ConnectionFacts, trial_message
 
 URL_MAX_LENGTH = 2048
 FIELDS = ("url", "notifyCompleted")

@@ -28,12 +28,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from kbsync_core.models import FINAL_STATUSES, ExecutionStatus
+from kbsync_core.notifications.delivery import Outcome, post_json
+from kbsync_core.notifications.messages import ConnectionFacts, event_of, sync_message
 from kbsync_core.secretbox import SecretBox, SecretUnreadableError
 from kbsync_core.store import ExecutionStore
 from kbsync_core.store.webhooks import DELIVERED, FAILED, PENDING
 from kbsync_core.timefmt import iso_utc
-from kbsync_core.webhook_delivery import Outcome, post_json
-from kbsync_core.webhook_messages import ConnectionFacts, event_of, sync_message
 
 logger = logging.getLogger(__name__)
 
