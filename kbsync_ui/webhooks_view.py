@@ -15,8 +15,8 @@ from kbsync_core.errors import (
     WebhookInvalidError,
     WebhookNotFoundError,
 )
+from kbsync_core.notifications.webhooks import Webhook, Webhooks
 from kbsync_core.secretbox import SecretUnreadableError
-from kbsync_core.webhooks import Webhook, Webhooks
 from kbsync_ui.i18n import Texts, format_moment
 
 TEXTS = Texts(
