@@ -6,9 +6,9 @@ batch's composition is stored before it is sent and its clientToken derives from
 batch number): a retry after a lost answer, or the replica that takes the job over, sends the
 same batch with the same token, and Bedrock answers as it did the first time instead of
 ingesting twice. Throttling and other transient errors are retried with backoff, within the
-account's quota (the runner's limiter). Statuses are asked for in groups of 10 identifiers as
-batches go out, each document first a poll interval after it was sent, so progress moves from
-the first batch on.
+account's quota of each operation (the runner's limiter). Statuses are asked for in groups of
+10 identifiers as batches go out, each document first a poll interval after it was sent, so
+progress moves from the first batch on.
 """
 
 import json
@@ -281,7 +281,7 @@ class CustomDelivery:
         # From the poll interval when it is shorter (a sped-up sandbox), as the sync's retries.
         wait = min(BACKOFF_START_SECONDS, self.run.settings.poll_seconds)
         while True:
-            self.run.throttle()
+            self.run.throttle(operation)
             try:
                 return getattr(self.run.bedrock(), operation)(**parameters)
             except Exception as error:

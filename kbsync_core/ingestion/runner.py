@@ -1,9 +1,10 @@
 """One ingestion job being worked: what its delivery (CUSTOM or S3) needs at every step.
 
 A delivery calls `step()` between steps (it renews the lease and learns of a cancel written by
-any replica), `throttle()` before each call to Bedrock's document operations (the account's
-quota, shared by the replicas that ingest), and `pause()` to wait; each raises Cancelled when
-the job was cancelled, Leaving when this replica must stop working it (shutdown, a lost lease).
+any replica), `throttle(operation)` before each call to a Bedrock document operation (the
+account's quota of that operation, shared by the replicas that ingest), and `pause()` to
+wait; each raises Cancelled when the job was cancelled, Leaving when this replica must stop
+working it (shutdown, a lost lease).
 """
 
 import time
@@ -79,11 +80,13 @@ class JobRun:
         elif self.coordinator.should_leave(self.worker):
             raise Leaving
 
-    def throttle(self) -> None:
-        """Wait for this replica's next slot of the account's document-operation quota."""
+    def throttle(self, operation: str) -> None:
+        """Wait for this replica's next slot of the account's quota of `operation`: Bedrock
+        counts each document operation's requests per second apart (Ingest, Get, Delete), so
+        checking statuses does not take turns from sending."""
         started = time.monotonic()
         woken = not self.limiter.wait(
-            account_key(self.target.region, self.credentials), self.worker.wake
+            (*account_key(self.target.region, self.credentials), operation), self.worker.wake
         )
         self.throttled_seconds += time.monotonic() - started
         if woken:
