@@ -156,6 +156,35 @@ def test_a_slot_meeting_a_running_sync_is_skipped_naming_the_job(world, sandboxe
     sandboxed.finish_running_jobs()
 
 
+def test_a_slot_meeting_a_dead_replicas_sync_whose_job_ended_starts(world, sandboxed):
+    """A replica killed while its sync ran leaves the execution unfinished until another takes
+    its run over; once AWS says its job ended, the data source is free: the slot starts."""
+    from kbsync_core.models import Execution, ExecutionStatus
+    from kbsync_core.store import Lease
+
+    schedule = every_minute(world)
+    sandboxed.speed = 0.01  # the dead replica's job runs until finished below
+    job = world.clients.bedrock_agent(
+        world.connections.credentials_by_id("handbook"), "us-east-1"
+    ).start_ingestion_job(knowledgeBaseId="SANDBOXKB1", dataSourceId="SANDBOXDS1")
+    stale = Execution("dead-replicas-sync", world.connections.get("handbook").target, "dead",
+                      ExecutionStatus.EN_EJECUCION, iso_utc(START),
+                      job_id=job["ingestionJob"]["ingestionJobId"])
+    world.store.add(stale, lease=Lease(stale.id, "dead-replica", 30))
+    world.clock.advance(minutes=1)
+    world.scheduler.tick()
+    skipped = world.schedules.get(schedule.id).last_firing
+    assert (skipped.outcome, skipped.details["running_execution_id"]) == ("skipped", stale.id)
+
+    sandboxed.finish_running_jobs()  # AWS ended it; kbsync's record still says running
+    world.clock.advance(minutes=1)
+    world.scheduler.tick()
+    started = world.schedules.get(schedule.id).last_firing
+    assert started.outcome == "started", started
+    sandboxed.finish_running_jobs()
+    assert str(world.engine.wait(started.execution_id, 10).status) == "COMPLETADO"
+
+
 def test_a_full_quota_is_retried_with_backoff_then_the_slot_is_skipped(world, sandboxed):
     schedule = world.schedules.create(
         {"connectionId": "handbook", "expression": "1 MINUTE"}
