@@ -96,6 +96,12 @@ class Kbsync:
             # `make run` shows these and syncs from them with no AWS account.
             for body in sandbox_connection_bodies():
                 self.connections.ensure(body)
+            # The embedded sandbox starts empty (its documents and buckets live in this
+            # process): what kbsync remembers having put into it is forgotten, or unchanged
+            # records would be skipped, and table rows left unread, against a sandbox that
+            # holds none of them.
+            self.store.ingestion.forget_hashes()
+            self.store.table_jobs.forget_watermarks()
         # How far a running sync is and when it should end (GET /api/sync, the console, and
         # the engine's polls, which cluster around a sync's expected end).
         self.progress = SyncProgress(self.store, poll_seconds=settings.poll_seconds)

@@ -305,6 +305,12 @@ class IngestionStore:
         with self._read_lock, self._engine.connect() as connection:
             return {keys[key]: value for key, value in connection.execute(query)}
 
+    def forget_hashes(self) -> int:
+        """Forget every stored content hash (the embedded sandbox started empty): the next job
+        sends every record again. How many were forgotten."""
+        with self._write_lock, self._engine.begin() as connection:
+            return connection.execute(ingestion_hashes_table.delete()).rowcount
+
     def unfinished_of(self, target: SyncTarget) -> list[str]:
         """Jobs of a data source not yet ended, oldest first."""
         query = (

@@ -146,6 +146,13 @@ class TableJobStore:
         with self._write_lock, self._engine.begin() as connection:
             return connection.execute(statement).rowcount == 1
 
+    def forget_watermarks(self) -> int:
+        """Every job loads its table from the start again (the embedded sandbox started
+        empty). How many jobs there are."""
+        statement = table_jobs_table.update().values(watermark=sa.null())
+        with self._write_lock, self._engine.begin() as connection:
+            return connection.execute(statement).rowcount
+
     def delete(self, job_id: str) -> bool:
         """The job and its runs (the ingestion jobs its runs made keep their history)."""
         with self._write_lock, self._engine.begin() as connection:

@@ -167,3 +167,23 @@ def test_a_cancel_stops_sending_and_says_how_many_went_in(kbsync):
     rest = run_job(kbsync, records(count=200))
     assert rest["data"]["progress"]["failed"] == 0
     assert len(calls(kbsync, INGEST)) * 10 >= 200 - ended.sent
+
+
+def test_after_a_restart_the_empty_embedded_sandbox_gets_every_record_again(fast_settings):
+    """The embedded sandbox's documents live in its process: a restart finds it empty, so the
+    same records are sent again rather than skipped against documents it no longer holds."""
+    settings = replace(fast_settings, sandbox_speed=SPEED, ingest_rate=RATE)
+    first = Kbsync.open(settings)
+    try:
+        assert run_job(first, records(3))["data"]["progress"]["successful"] == 3
+        assert run_job(first, records(3))["data"]["progress"]["skipped"] == 3
+    finally:
+        first.close()
+    again = Kbsync.open(settings)  # the same database, a new (empty) sandbox
+    try:
+        assert stored(again) == {}
+        sent = run_job(again, records(3))
+        assert sent["data"]["progress"]["successful"] == 3, sent["data"]["progress"]
+        assert set(stored(again)) == {"doc-0", "doc-1", "doc-2"}
+    finally:
+        again.close()

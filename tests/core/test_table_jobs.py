@@ -351,3 +351,23 @@ def test_a_run_whose_replica_stopped_is_finished_by_another(kbsync):
     failed = kbsync.table_jobs.wait("never-sent", WAIT)
     assert failed.status == "failed" and "stopped before its rows were sent" in failed.error
     assert kbsync.table_jobs.get(job.id).running_run_id is None
+
+
+def test_after_a_restart_the_empty_embedded_sandbox_gets_the_whole_table_again(fast_settings):
+    """The embedded sandbox starts empty: a job's watermark would leave its table unread, so a
+    restart forgets it and the next run loads every row again."""
+    settings = replace(fast_settings, sandbox_speed=SPEED, ingest_rate=RATE)
+    first = Kbsync.open(settings)
+    try:
+        job = first.table_jobs.create(body())
+        assert run(first, job.id).rows_sent == SAMPLE_ROWS
+        assert first.table_jobs.body(job.id)["watermark"] is not None
+    finally:
+        first.close()
+    again = Kbsync.open(settings)
+    try:
+        assert again.table_jobs.body(job.id)["watermark"] is None
+        reloaded = run(again, job.id)
+        assert (reloaded.rows_read, reloaded.rows_sent) == (SAMPLE_ROWS, SAMPLE_ROWS)
+    finally:
+        again.close()
