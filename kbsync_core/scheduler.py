@@ -23,7 +23,6 @@ when the thread does not exit, and no tick after close. The clock is injected fo
 """
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,14 +45,14 @@ from kbsync_core.store.schedules import (
     FiringRecord,
     ScheduleRecord,
 )
-from kbsync_core.sync import CONFLICT_LOOKUP_RESULTS, SyncEngine, client_token_for
+from kbsync_core.sync import SyncEngine, client_token_for, running_job_id_of
+from kbsync_core.ticker import CLOSE_JOIN_SECONDS, Ticker
 from kbsync_core.timefmt import iso_utc, parse_iso, utc_now
 from kbsync_core.validation import SyncRequest
 
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
-CLOSE_JOIN_SECONDS = 10.0
 # A slot fired this much after its time counts as a catch-up (every replica was down), and
 # its log says so; a tick is never this late while a replica is up.
 CATCH_UP_AFTER = timedelta(seconds=60)
@@ -136,33 +135,17 @@ class Scheduler:
         self._clients = clients
         self._owner_id = owner_id
         self._clock = clock
-        self._tick_seconds = tick_seconds
-        self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker("kbsync-scheduler", self.tick, tick_seconds)
+        self._closing = self._ticker.closing
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="kbsync-scheduler", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._closing.wait(self._tick_seconds):
-            try:
-                self.tick()
-            except Exception:
-                # A database briefly unreachable must not end the scheduler: the next tick
-                # finds the same due slots (nothing was claimed) and fires them.
-                logger.exception("The scheduler's tick failed; it tries again shortly.")
+        self._ticker.start()
 
     def close(self, timeout: float = CLOSE_JOIN_SECONDS) -> None:
         """Stop ticking; idempotent. A firing cut short is due again elsewhere (retry_at)."""
-        self._closing.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                logger.warning("The scheduler did not exit within %.0f s.", timeout)
-            self._thread = None
+        self._ticker.close(timeout)
 
     # -- a tick ------------------------------------------------------------------------------
 
@@ -324,7 +307,7 @@ class Scheduler:
                     firing,
                     SKIPPED,
                     now,
-                    running_job_id=self._running_job(client, target),
+                    running_job_id=running_job_id_of(client, target),
                     reason=code,
                 )
             elif code in RETRIED_CODES or is_transient(error):
@@ -384,22 +367,6 @@ class Scheduler:
             logger.warning("Could not look up job %s of an unfinished sync", job_id, exc_info=True)
             return False
         return job["status"] not in AWS_RUNNING_STATUSES
-
-    @staticmethod
-    def _running_job(client, target) -> str | None:
-        """The job AWS says runs on the data source (after a ConflictException)."""
-        try:
-            summaries = client.list_ingestion_jobs(
-                knowledgeBaseId=target.knowledge_base_id,
-                dataSourceId=target.data_source_id,
-                sortBy={"attribute": "STARTED_AT", "order": "DESCENDING"},
-                maxResults=CONFLICT_LOOKUP_RESULTS,
-            )["ingestionJobSummaries"]
-        except Exception:
-            logger.warning("Could not look up the running job after a conflict", exc_info=True)
-            return None
-        running = [s for s in summaries if s["status"] in AWS_RUNNING_STATUSES]
-        return running[0]["ingestionJobId"] if running else None
 
     @staticmethod
     def _opening_events(record: ScheduleRecord, firing: FiringRecord) -> tuple:

@@ -64,6 +64,23 @@ CREDENTIALS_FROM_PROFILE = "profile"
 CREDENTIALS_FROM_CONNECTION = "connection"
 
 
+def running_job_id_of(client, target: SyncTarget) -> str | None:
+    """The job AWS says runs on the data source (after a ConflictException named none); None
+    when none does or AWS cannot be asked: the caller then says so without naming it."""
+    try:
+        summaries = client.list_ingestion_jobs(
+            knowledgeBaseId=target.knowledge_base_id,
+            dataSourceId=target.data_source_id,
+            sortBy={"attribute": "STARTED_AT", "order": "DESCENDING"},
+            maxResults=CONFLICT_LOOKUP_RESULTS,
+        )["ingestionJobSummaries"]
+    except Exception:
+        logger.warning("Could not look up the running job after a conflict", exc_info=True)
+        return None
+    running = [s for s in summaries if s["status"] in AWS_RUNNING_STATUSES]
+    return running[0]["ingestionJobId"] if running else None
+
+
 def client_token_for(execution_id: str) -> str:
     """StartIngestionJob's idempotency token: the same execution never starts two jobs."""
     return CLIENT_TOKEN_PREFIX + execution_id
@@ -491,7 +508,7 @@ class SyncEngine:
         )
 
     def _fail_with_conflict(self, worker: Worker, error: BaseException) -> None:
-        running_job_id = self._find_running_job(worker)
+        running_job_id = running_job_id_of(self._client(worker), self._target_of(worker))
         ending = [self._aws_error(worker, error)]
         if running_job_id:
             ending.append(log_event(events.CONFLICT, job_id=running_job_id))
@@ -517,21 +534,6 @@ class SyncEngine:
             finished_at=iso_utc(now),
             **changes,
         )
-
-    def _find_running_job(self, worker: Worker) -> str | None:
-        target = self._target_of(worker)
-        try:
-            summaries = self._client(worker).list_ingestion_jobs(
-                knowledgeBaseId=target.knowledge_base_id,
-                dataSourceId=target.data_source_id,
-                sortBy={"attribute": "STARTED_AT", "order": "DESCENDING"},
-                maxResults=CONFLICT_LOOKUP_RESULTS,
-            )["ingestionJobSummaries"]
-        except Exception:
-            logger.warning("Could not look up the running job after a conflict", exc_info=True)
-            return None
-        running = [s for s in summaries if s["status"] in AWS_RUNNING_STATUSES]
-        return running[0]["ingestionJobId"] if running else None
 
     def _fail(self, worker: Worker, error: BaseException) -> None:
         if is_aws_error(error):

@@ -59,12 +59,12 @@ from kbsync_core.tables.validation import (
     invalid,
     read_request,
 )
+from kbsync_core.ticker import CLOSE_JOIN_SECONDS, Ticker
 from kbsync_core.timefmt import iso_utc, parse_iso, utc_now
 
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
-CLOSE_JOIN_SECONDS = 10.0
 RUNS_SHOWN = 20
 
 # A job's statuses (seed 004's).
@@ -140,10 +140,9 @@ class TableJobs:
         self._clients = clients
         self._owner_id = owner_id
         self._clock = clock
-        self._tick_seconds = tick_seconds
         self.sample_file = sample_file
-        self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker("kbsync-table-jobs", self.tick, tick_seconds)
+        self._closing = self._ticker.closing
         self._runs: dict[str, threading.Thread] = {}
         self._runs_lock = threading.Lock()
         self._create_lock = threading.Lock()
@@ -435,32 +434,20 @@ class TableJobs:
     # -- the ticking thread ------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="kbsync-table-jobs", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._closing.wait(self._tick_seconds):
-            try:
-                self.tick()
-            except Exception:
-                # A database briefly unreachable must not end the thread: nothing was claimed,
-                # the next tick finds the same due slots.
-                logger.exception("The table jobs' tick failed; it tries again shortly.")
+        self._ticker.start()
 
     def close(self, timeout: float = CLOSE_JOIN_SECONDS) -> None:
         """Stop ticking and leave the runs under way (another replica, or this one restarted,
         takes them up); idempotent."""
-        self._closing.set()
-        threads = [self._thread] if self._thread else []
+        self._ticker.close(timeout)
         with self._runs_lock:
-            threads += list(self._runs.values())
+            threads = list(self._runs.values())
         for thread in threads:
             thread.join(timeout)
             if thread.is_alive():
                 logger.warning(
                     "Table jobs' thread %s did not exit within %.0f s.", thread.name, timeout
                 )
-        self._thread = None
 
     def tick(self) -> int:
         """Fire every due slot, and take up runs whose replica stopped; how many slots ran."""
