@@ -59,7 +59,7 @@ postgres:
 
 test: $(INSTALLED) browser postgres
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadfile
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

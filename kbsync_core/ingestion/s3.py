@@ -23,6 +23,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
+from kbsync_core import events
 from kbsync_core.aws import aws_errors_explained
 from kbsync_core.errors import KbsyncError
 from kbsync_core.ingestion.metadata import sidecar_body
@@ -83,6 +84,18 @@ def keys_named(reason: str) -> set[str]:
         key = key.rstrip(".,;:)]'\"")
         keys.add(key.removesuffix(METADATA_SUFFIX))
     return keys
+
+
+def refused_by_another_sync(execution) -> bool:
+    """Whether StartIngestionJob refused the sync because another ran on the data source: it
+    ended with no job, on AWS's ConflictException. Not only when the running job was named:
+    a job that ended between the refusal and the look-up leaves none to name."""
+    if execution.status is not ExecutionStatus.FALLIDO or execution.job_id:
+        return False
+    return bool(execution.conflict_job_id) or any(
+        event.event == events.AWS_ERROR and event.values.get("code") == "ConflictException"
+        for event in execution.events
+    )
 
 
 class S3Delivery:
@@ -165,7 +178,7 @@ class S3Delivery:
         execution_id = self.run.job.sync_execution_id or sync_execution_id(self.run.job.id)
         while True:
             execution = self._wait_for_end(self._started(execution_id))
-            if execution.status is not ExecutionStatus.FALLIDO or not execution.conflict_job_id:
+            if not refused_by_another_sync(execution):
                 return execution
             # Ask again every two polls (a cancel meanwhile ends the job here).
             self.run.pause(2 * self.run.settings.poll_seconds)

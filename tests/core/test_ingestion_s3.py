@@ -7,22 +7,25 @@ from dataclasses import replace
 
 import pytest
 
+from kbsync_core import events
 from kbsync_core.errors import (
     IngestionInvalidError,
     IngestionJobFinishedError,
     IngestionJobNotFoundError,
     IngestionTargetNotFoundError,
 )
+from kbsync_core.events import log_event
 from kbsync_core.ingestion.documents import Document
 from kbsync_core.ingestion.metadata import sidecar_body
-from kbsync_core.ingestion.s3 import keys_named, object_key
-from kbsync_core.models import ExecutionStatus
+from kbsync_core.ingestion.s3 import keys_named, object_key, refused_by_another_sync
+from kbsync_core.models import Execution, ExecutionStatus, SyncTarget
 from kbsync_core.runtime import Kbsync
 from kbsync_core.validation import SyncRequest
 from kbsync_sandbox import SANDBOX_KNOWLEDGE_BASE_ID
 from tests.support.waiting import wait_for
 
 DATA_SOURCE_ID = "INGESTS301"
+TARGET_S3 = SyncTarget("us-east-1", SANDBOX_KNOWLEDGE_BASE_ID, DATA_SOURCE_ID)
 RECORDS = 500
 SPEED = 1000
 
@@ -266,3 +269,21 @@ def test_object_keys_are_stable_safe_and_one_per_id():
         "the maximum size of 10 KB. Ignored s3://bucket/kb/doc-10.md: unsupported."
     )
     assert keys_named(reason) == {"kb/doc-1.md", "kb/doc-10.md"}
+
+
+def test_a_refusal_by_another_sync_is_known_even_when_that_sync_ended_before_it_was_named():
+    """The running job is looked up after the ConflictException; one that ended meanwhile
+    leaves none to name, and the job must still wait and sync again, not fail its records."""
+    refused = Execution(
+        "refused", TARGET_S3, "an ingestion's sync", ExecutionStatus.FALLIDO,
+        "2026-12-01T10:00:00.000Z",
+        events=[log_event(events.AWS_ERROR, error="ConflictException: busy",
+                          code="ConflictException")],
+    )
+    assert refused.conflict_job_id is None and refused_by_another_sync(refused)
+    named = replace(refused, events=[], conflict_job_id="ABCDEFGHIJ")
+    assert refused_by_another_sync(named)
+    denied = replace(refused, events=[log_event(events.AWS_ERROR, error="AccessDenied: no",
+                                                code="AccessDeniedException")])
+    assert not refused_by_another_sync(denied)
+    assert not refused_by_another_sync(replace(refused, job_id="ABCDEFGHIJ"))
